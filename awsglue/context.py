@@ -1,0 +1,3 @@
+from etl.context import DataSink, DataSource, GlueContext, GlueLogger
+
+__all__ = ["DataSink", "DataSource", "GlueContext", "GlueLogger"]

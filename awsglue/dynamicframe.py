@@ -1,0 +1,3 @@
+from etl.frame.dynamicframe import DynamicFrame, DynamicFrameCollection
+
+__all__ = ["DynamicFrame", "DynamicFrameCollection"]

@@ -1,0 +1,3 @@
+from etl.jobs.job import Job
+
+__all__ = ["Job"]

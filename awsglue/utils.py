@@ -1,0 +1,3 @@
+from etl.jobs.args import getResolvedOptions
+
+__all__ = ["getResolvedOptions"]

@@ -1,0 +1,60 @@
+"""One exception hierarchy for the whole project.
+
+Every error the library raises on purpose derives from :class:`EtlError`, so callers can catch
+one type; sub-types say which layer failed and carry enough context (file, key, counts) to act on.
+"""
+
+from __future__ import annotations
+
+
+class EtlError(Exception):
+    """Base of every error raised by this project."""
+
+
+class SetupError(EtlError):
+    """The environment is not ready: Java missing, jars not resolved, bad install."""
+
+
+class JavaNotFoundError(SetupError):
+    """No usable Java runtime (Spark 4 needs Java 17 or 21)."""
+
+
+class JarResolutionError(SetupError):
+    """Spark packages could not be fetched from Maven Central or found in the cache."""
+
+
+class ConfigError(EtlError):
+    """A spec, argument or option is invalid; the message names the file and key."""
+
+
+class DataSourceError(EtlError):
+    """A source could not be read: missing path, unknown format, bad option."""
+
+
+class DataSinkError(EtlError):
+    """A write failed; the previous output is left as it was."""
+
+
+class CatalogError(EtlError):
+    """Base for catalog failures."""
+
+
+class TransformError(EtlError):
+    """A transform was called wrongly or could not run."""
+
+
+class ErrorThresholdExceededError(TransformError):
+    """More error records than a stage or total threshold allows."""
+
+    def __init__(self, stage: str, kind: str, count: int, threshold: int) -> None:
+        self.stage = stage
+        self.kind = kind
+        self.count = count
+        self.threshold = threshold
+        super().__init__(
+            f"{stage}: {count} {kind} error record(s) exceed the {kind} threshold of {threshold}"
+        )
+
+
+class JobError(EtlError):
+    """A job run failed or could not start."""

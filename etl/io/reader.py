@@ -1,0 +1,279 @@
+"""Read files into Spark the way Glue's ``from_options`` does.
+
+Path planning (partition pruning, exclusions, recursion) happens before Spark is involved.
+CSV and JSON lines are parsed from text with ``from_csv``/``from_json`` so a malformed line
+becomes an error record carrying the file and the raw line, instead of a silent null row or a
+crashed job. Columnar formats go straight to Spark's readers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyspark.errors import AnalysisException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from etl.errors import DataSourceError
+from etl.frame.records import error_frame
+from etl.io import listing
+from etl.io.formats import LINE_FORMATS, ReadOptions, canonical_format, read_options
+from etl.io.pruning import prune
+
+CORRUPT = "_corrupt_record"
+
+
+@dataclass
+class ReadPlan:
+    """Which paths Spark is given, and what planning decided on the way."""
+
+    inputs: list[str]
+    base_path: str | None = None
+    recursive_lookup: bool = False
+    partitions_total: int | None = None
+    partitions_selected: int | None = None
+    empty: bool = False  # the predicate matched no partition
+
+
+@dataclass
+class ReadResult:
+    frame: DataFrame
+    errors: DataFrame | None
+    plans: list[ReadPlan] = field(default_factory=list)
+
+
+def plan_path(
+    spark: SparkSession,
+    path: str,
+    *,
+    recurse: bool = False,
+    exclusions: Sequence[str] | None = None,
+    push_down_predicate: str | None = None,
+) -> ReadPlan:
+    """Decide what Spark reads for one user path."""
+    loc = listing.locate(path)
+    if push_down_predicate:
+        partitions = listing.partition_dirs(loc)
+        if not partitions:
+            raise DataSourceError(
+                f"push_down_predicate given but {path} has no key=value partition folders"
+            )
+        kept = prune(spark, partitions, push_down_predicate)
+        plan = ReadPlan(
+            inputs=[loc.spark_path(p.path) for p in kept] or [loc.spark_path(partitions[0].path)],
+            base_path=path,
+            partitions_total=len(partitions),
+            partitions_selected=len(kept),
+            empty=not kept,
+        )
+        if exclusions:
+            plan.inputs = _files_under(loc, plan.inputs, exclusions) or plan.inputs
+        return plan
+    if exclusions:
+        files = listing.data_files(loc, recurse=True, exclusions=list(exclusions))
+        if not files:
+            raise DataSourceError(f"no files left under {path} after exclusions {list(exclusions)}")
+        return ReadPlan(inputs=[loc.spark_path(f.path) for f in files], base_path=path)
+    info = loc.fs.get_file_info(loc.root)
+    if info.type == listing.pafs.FileType.NotFound:
+        raise DataSourceError(f"path not found: {path}")
+    recursive = recurse and info.type == listing.pafs.FileType.Directory and not listing.partition_dirs(loc)
+    return ReadPlan(inputs=[path], recursive_lookup=recursive)
+
+
+def _files_under(loc: listing.Location, dirs: list[str], exclusions: Sequence[str]) -> list[str]:
+    out = []
+    for directory in dirs:
+        sub = listing.locate(directory)
+        for f in listing.data_files(sub, recurse=True, exclusions=None):
+            relative = f.path[len(loc.root):].lstrip("/")
+            if not any(listing._glob_regex(p).fullmatch(relative) for p in exclusions):
+                out.append(loc.spark_path(f.path))
+    return out
+
+
+def read(
+    spark: SparkSession,
+    paths: Sequence[str],
+    format: str,
+    format_options: Mapping[str, Any] | None = None,
+    *,
+    recurse: bool = False,
+    exclusions: Sequence[str] | None = None,
+    push_down_predicate: str | None = None,
+    transformation_ctx: str = "",
+    spark_options: Mapping[str, str] | None = None,
+) -> ReadResult:
+    """Read ``paths`` as ``format``; see the module docstring.
+
+    Raises:
+        DataSourceError: a path is missing, the format or an option is invalid, or (with
+            ``isFailFast``) a record is malformed.
+    """
+    if not paths:
+        raise DataSourceError("connection_options needs 'paths' (a list) or 'path'")
+    fmt = canonical_format(format)
+    opts = read_options(fmt, format_options)
+    opts.spark.update(spark_options or {})
+    frames: list[DataFrame] = []
+    errors: list[DataFrame] = []
+    plans = []
+    for path in paths:
+        plan = plan_path(
+            spark, path, recurse=recurse, exclusions=exclusions, push_down_predicate=push_down_predicate
+        )
+        plans.append(plan)
+        try:
+            frame, errs = _read_plan(spark, plan, fmt, opts, transformation_ctx)
+        except AnalysisException as exc:
+            raise DataSourceError(f"cannot read {path} as {fmt}: {str(exc).splitlines()[0]}") from exc
+        if plan.empty:
+            frame = frame.where(F.lit(False))
+            errs = errs.where(F.lit(False)) if errs is not None else None
+        frames.append(frame)
+        if errs is not None:
+            errors.append(errs)
+    result = frames[0]
+    for frame in frames[1:]:
+        result = result.unionByName(frame, allowMissingColumns=True)
+    error_df = None
+    for errs in errors:
+        error_df = errs if error_df is None else error_df.unionByName(errs)
+    if opts.fail_fast and error_df is not None:
+        _raise_first_error(error_df)
+    return ReadResult(result, error_df, plans)
+
+
+def _reader(spark: SparkSession, plan: ReadPlan, options: Mapping[str, str]):
+    reader = spark.read.options(**options)
+    if plan.base_path:
+        reader = reader.option("basePath", plan.base_path)
+    if plan.recursive_lookup:
+        reader = reader.option("recursiveFileLookup", "true")
+    return reader
+
+
+def _read_plan(
+    spark: SparkSession, plan: ReadPlan, fmt: str, opts: ReadOptions, ctx: str
+) -> tuple[DataFrame, DataFrame | None]:
+    if fmt in LINE_FORMATS and not opts.multiline:
+        return _read_lines(spark, plan, fmt, opts, ctx)
+    spark_opts = dict(opts.spark)
+    if fmt == "csv":
+        spark_opts.setdefault("header", str(opts.with_header or opts.skip_first).lower())
+        spark_opts.setdefault("inferSchema", "true")
+    frame = _reader(spark, plan, spark_opts).format(fmt).load(plan.inputs if len(plan.inputs) > 1 else plan.inputs[0])
+    if fmt == "csv":
+        frame = _glue_csv_names(frame, opts)
+    if fmt == "json" and opts.json_path:
+        frame = apply_json_path(frame, opts.json_path)
+    return frame, None
+
+
+def _glue_csv_names(frame: DataFrame, opts: ReadOptions) -> DataFrame:
+    """Glue names header-less CSV columns ``col0, col1, ...``; Spark says ``_c0``."""
+    if opts.with_header:
+        return frame
+    renames = {c: f"col{c[2:]}" for c in frame.columns if re.fullmatch(r"_c\d+", c)}
+    return frame.withColumnsRenamed(renames) if renames else frame
+
+
+def _read_lines(
+    spark: SparkSession, plan: ReadPlan, fmt: str, opts: ReadOptions, ctx: str
+) -> tuple[DataFrame, DataFrame | None]:
+    inputs = plan.inputs if len(plan.inputs) > 1 else plan.inputs[0]
+    text = _reader(spark, plan, {}).format("text").load(inputs)
+    partition_cols = [c for c in text.columns if c != "value"]
+    text = text.select("value", F.col("_metadata.file_path").alias("__source"), *partition_cols)
+    text = text.where(F.trim(F.col("value")) != "")
+    parse_opts = {k: v for k, v in opts.spark.items() if k not in ("multiLine", "mode")}
+    parse_opts.update({"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
+    if fmt == "csv":
+        has_header = opts.with_header or opts.skip_first
+        infer_opts = {**opts.spark, "header": str(has_header).lower(), "inferSchema": "true"}
+        inferred = _reader(spark, plan, infer_opts).csv(inputs)
+        data_fields = [f for f in inferred.schema.fields if f.name not in partition_cols]
+        if has_header:
+            first = text.select("value").limit(1).collect()
+            if first:
+                text = text.where(F.col("value") != first[0][0])
+        schema = T.StructType([*data_fields, T.StructField(CORRUPT, T.StringType())])
+        ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
+        parsed = F.from_csv(F.col("value"), ddl, parse_opts)
+    else:
+        inferred = _reader(spark, plan, opts.spark).json(inputs)
+        data_fields = [
+            f for f in inferred.schema.fields if f.name not in partition_cols and f.name != CORRUPT
+        ]
+        schema = T.StructType([*data_fields, T.StructField(CORRUPT, T.StringType())])
+        parsed = F.from_json(F.col("value"), schema, parse_opts)
+    rows = text.select(parsed.alias("__row"), "value", "__source", *partition_cols)
+    bad = F.col(f"__row.{CORRUPT}").isNotNull()
+    good = rows.where(~bad).select(
+        *[F.col(f"__row.`{f.name}`").alias(f.name) for f in data_fields], *partition_cols
+    )
+    if fmt == "csv":
+        good = _glue_csv_names(good, opts)
+    if fmt == "json" and opts.json_path:
+        good = apply_json_path(good, opts.json_path)
+    errors = error_frame(
+        rows.where(bad),
+        transformation_ctx=ctx,
+        info=f"read {fmt}",
+        message=F.lit(f"malformed {fmt.upper()} record"),
+        source=F.col("__source"),
+        input_record=F.col("value"),
+    )
+    return good, errors
+
+
+_JSON_STEP = re.compile(r"\.([A-Za-z_][\w]*)|\[\*\]|\['([^']+)'\]")
+
+
+def apply_json_path(frame: DataFrame, path: str) -> DataFrame:
+    """Apply a Glue ``jsonPath`` such as ``$[*]`` or ``$.records[*]`` to parsed JSON rows.
+
+    Spark already turns a top-level array into rows, so ``$[*]`` is the identity; each further
+    field step selects, and each ``[*]`` explodes an array into rows.
+    """
+    if not path.startswith("$"):
+        raise DataSourceError(f"jsonPath must start with '$': {path!r}")
+    rest = path[1:]
+    if rest.startswith("[*]"):
+        rest = rest[3:]
+    column = None
+    pos = 0
+    current = frame
+    while pos < len(rest):
+        match = _JSON_STEP.match(rest, pos)
+        if not match:
+            raise DataSourceError(f"unsupported jsonPath {path!r} at {rest[pos:]!r}")
+        pos = match.end()
+        name = match.group(1) or match.group(2)
+        if name:
+            column = F.col(f"`{name}`") if column is None else column.getField(name)
+        else:
+            if column is None:
+                raise DataSourceError(f"jsonPath {path!r}: [*] must follow a field")
+            current = current.select(F.explode(column).alias("__elem"))
+            column = F.col("__elem")
+    if column is None:
+        return current
+    projected = current.select(column.alias("__elem"))
+    elem_type = projected.schema["__elem"].dataType
+    if isinstance(elem_type, T.StructType):
+        return projected.select("__elem.*")
+    return projected.withColumnRenamed("__elem", "value")
+
+
+def _raise_first_error(errors: DataFrame) -> None:
+    first = errors.limit(1).collect()
+    if first:
+        row = first[0]
+        raise DataSourceError(
+            f"{row['source']}: {row['error_message']} (isFailFast): {str(row['input'])[:200]!r}"
+        )
