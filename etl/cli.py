@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import typer
@@ -17,6 +18,18 @@ app = typer.Typer(
 )
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
+
+
+def _register_groups() -> None:
+    from etl.catalog_cli import catalog_app
+    from etl.crawler_cli import crawl_command, crawler_app
+
+    app.add_typer(catalog_app, name="catalog")
+    app.add_typer(crawler_app, name="crawler")
+    app.command("crawl")(crawl_command)
+
+
+_register_groups()
 
 
 @app.command()
@@ -57,6 +70,40 @@ def demo(
     from etl.demo import run_demo
 
     run_demo(rows=rows, workdir=workdir, console=console)
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(..., help="Spark SQL over catalogued tables, e.g. SELECT * FROM db.t"),
+    limit: int = typer.Option(20, help="Rows to print."),
+    catalog: str = typer.Option(None, "--catalog", help="Catalog URL."),
+    as_json: bool = typer.Option(False, "--json", help="Print rows as JSON lines."),
+) -> None:
+    """Run Spark SQL over every catalogued table, as Athena queries the Glue catalog."""
+    from pyspark.errors import PySparkException
+    from rich.table import Table
+
+    from etl.catalog import Catalog
+    from etl.catalog.spark import register
+    from etl.session import get_session
+
+    spark = get_session("etl-sql")
+    registration = register(spark, Catalog(catalog))
+    for table, reason in registration.skipped.items():
+        err_console.print(f"[yellow]skipped[/] {table}: {reason}")
+    try:
+        frame = spark.sql(query)
+        rows = frame.take(limit)
+    except PySparkException as exc:
+        raise EtlError(f"query failed: {str(exc).strip().splitlines()[0]}") from exc
+    if as_json:
+        for row in rows:
+            console.print(json.dumps(row.asDict(recursive=True), default=str), highlight=False)
+        return
+    table = Table(*frame.columns)
+    for row in rows:
+        table.add_row(*["NULL" if v is None else str(v) for v in row])
+    console.print(table)
 
 
 def main() -> None:

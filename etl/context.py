@@ -9,12 +9,13 @@ from typing import Any
 from pyspark import SparkContext
 from pyspark.sql import DataFrame, SparkSession
 
+from etl.errors import ConfigError
 from etl.frame.dynamicframe import DynamicFrame
 from etl.io import delta as delta_io
 from etl.io import reader, writer
 from etl.io.connection import parse_file_connection
 from etl.io.formats import canonical_format
-from etl.session import get_session
+from etl.session import get_session, quiet_query_loggers
 
 
 class GlueLogger:
@@ -44,7 +45,9 @@ class GlueContext:
         ...     "s3", {"paths": ["data/in"]}, format="csv", format_options={"withHeader": True})
     """
 
-    def __init__(self, spark: SparkContext | SparkSession | None = None, **_: Any) -> None:
+    def __init__(
+        self, spark: SparkContext | SparkSession | None = None, *, catalog: Any = None, **_: Any
+    ) -> None:
         if isinstance(spark, SparkSession):
             self.spark_session = spark
         elif isinstance(spark, SparkContext):
@@ -53,6 +56,8 @@ class GlueContext:
         else:
             self.spark_session = get_session()
         self._sc = self.spark_session.sparkContext
+        self._catalog = catalog
+        quiet_query_loggers()
         self.write_results: list[writer.WriteResult] = []
         self.create_dynamic_frame = DynamicFrameReader(self)
         self.write_dynamic_frame = DynamicFrameWriter(self)
@@ -65,6 +70,51 @@ class GlueContext:
 
     def get_logger(self) -> GlueLogger:
         return GlueLogger()
+
+    @property
+    def catalog(self) -> Any:
+        """The local Data Catalog (``$ETL_CATALOG_URL`` or SQLite under ``$ETL_HOME``)."""
+        if self._catalog is None:
+            from etl.catalog import Catalog
+
+            self._catalog = Catalog()
+        return self._catalog
+
+    # ----- reading from the catalog --------------------------------------------------------
+    def create_dynamic_frame_from_catalog(
+        self,
+        database: str,
+        table_name: str,
+        redshift_tmp_dir: str = "",
+        transformation_ctx: str = "",
+        push_down_predicate: str = "",
+        additional_options: Mapping[str, Any] | None = None,
+        catalog_id: str | None = None,
+        **_: Any,
+    ) -> DynamicFrame:
+        """Read a catalogued table; ``push_down_predicate`` (Spark SQL) and
+        ``additional_options["catalogPartitionPredicate"]`` (catalog expression) prune
+        partitions before any file is listed."""
+        from etl.catalog.reader import read_table
+
+        options = dict(additional_options or {})
+        result = read_table(
+            self.spark_session, self.catalog, database, table_name,
+            push_down_predicate=push_down_predicate or None,
+            catalog_partition_predicate=options.get("catalogPartitionPredicate"),
+            transformation_ctx=transformation_ctx,
+        )
+        return DynamicFrame(result.frame, self, transformation_ctx or table_name,
+                            stage_errors=result.errors, transformation_ctx=transformation_ctx)
+
+    def create_data_frame_from_catalog(self, database: str, table_name: str, transformation_ctx: str = "",
+                                       push_down_predicate: str = "",
+                                       additional_options: Mapping[str, Any] | None = None,
+                                       **kwargs: Any) -> DataFrame:
+        return self.create_dynamic_frame_from_catalog(
+            database, table_name, transformation_ctx=transformation_ctx,
+            push_down_predicate=push_down_predicate, additional_options=additional_options, **kwargs,
+        ).toDF()
 
     # ----- reading -------------------------------------------------------------------------
     def _read(
@@ -176,6 +226,46 @@ class GlueContext:
         )
         return frame
 
+    def write_dynamic_frame_from_catalog(
+        self,
+        frame: DynamicFrame,
+        database: str,
+        table_name: str,
+        redshift_tmp_dir: str = "",
+        transformation_ctx: str = "",
+        additional_options: Mapping[str, Any] | None = None,
+        catalog_id: str | None = None,
+        **_: Any,
+    ) -> DynamicFrame:
+        """Append to a catalogued table's location in its format; with
+        ``additional_options={"enableUpdateCatalog": True, "partitionKeys": [...]}`` the table's
+        schema and partitions follow the write."""
+        from etl.catalog.formats import spark_format
+
+        table = self.catalog.get_table(database, table_name)["Table"]
+        fmt = spark_format(table)
+        options = dict(additional_options or {})
+        update = str(options.pop("enableUpdateCatalog", False)).lower() == "true"
+        behavior = str(options.pop("updateBehavior", "UPDATE_IN_DATABASE"))
+        keys = options.pop("partitionKeys", [k["Name"] for k in table.get("PartitionKeys", [])])
+        connection = {"path": table["StorageDescriptor"]["Location"], "partitionKeys": keys, **options}
+        self.write_data_frame_from_options(frame.toDF(), "s3", connection, fmt.source,
+                                           fmt.format_options, transformation_ctx)
+        if update:
+            self.update_catalog_after_write(frame.toDF(), database, table_name, connection, fmt.source, behavior)
+        return frame
+
+    def update_catalog_after_write(self, frame: DataFrame, database: str, table_name: str,
+                                   connection_options: Mapping[str, Any], format: str | None,
+                                   update_behavior: str) -> dict[str, Any]:
+        from etl.catalog.sink import update_catalog
+
+        conn = parse_file_connection("s3", connection_options, for_write=True)
+        return update_catalog(
+            self.catalog, database, table_name, location=conn.paths[0], fmt=canonical_format(format),
+            schema=frame.schema, partition_keys=conn.partition_keys, update_behavior=update_behavior,
+        )
+
     # ----- sources and sinks ---------------------------------------------------------------
     def getSource(self, connection_type: str, format: str | None = None,
                   transformation_ctx: str = "", push_down_predicate: str = "", **options: Any) -> DataSource:
@@ -211,32 +301,45 @@ class DataSource:
 
 
 class DataSink:
-    """Glue's ``getSink(...)`` object: ``setFormat(...)`` then ``writeFrame(frame)``."""
+    """Glue's ``getSink(...)`` object: ``setFormat(...)``, optionally ``setCatalogInfo(...)``,
+    then ``writeFrame(frame)``. With ``enableUpdateCatalog=True`` the write creates or evolves
+    the catalog table and registers new partitions."""
 
     def __init__(self, ctx: GlueContext, connection_type: str, options: Mapping[str, Any],
                  format: str | None, transformation_ctx: str) -> None:
         self._ctx = ctx
         self._connection_type = connection_type
-        self._options = dict(options)
+        opts = dict(options)
+        self._update_catalog = str(opts.pop("enableUpdateCatalog", False)).lower() == "true"
+        self._update_behavior = str(opts.pop("updateBehavior", "UPDATE_IN_DATABASE"))
+        self._options = opts
         self._format = format
         self._format_options: dict[str, Any] = {}
         self._ctx_name = transformation_ctx
+        self._catalog_target: tuple[str, str] | None = None
 
     def setFormat(self, format: str, **options: Any) -> None:
         self._format = format
         self._format_options = options
 
+    def setCatalogInfo(self, catalogDatabase: str, catalogTableName: str, catalogId: str | None = None) -> None:
+        self._catalog_target = (catalogDatabase, catalogTableName)
+
     def writeFrame(self, dynamic_frame: DynamicFrame, info: str = "") -> DynamicFrame:
-        return self._ctx.write_dynamic_frame_from_options(
-            dynamic_frame, self._connection_type, self._options, self._format,
-            self._format_options, self._ctx_name,
-        )
+        self.writeDataFrame(dynamic_frame.toDF())
+        return dynamic_frame
 
     def writeDataFrame(self, data_frame: DataFrame, glue_context: GlueContext | None = None) -> None:
         self._ctx.write_data_frame_from_options(
             data_frame, self._connection_type, self._options, self._format,
             self._format_options, self._ctx_name,
         )
+        if self._update_catalog:
+            if self._catalog_target is None:
+                raise ConfigError("enableUpdateCatalog needs setCatalogInfo(catalogDatabase, catalogTableName)")
+            self._ctx.update_catalog_after_write(
+                data_frame, *self._catalog_target, self._options, self._format, self._update_behavior
+            )
 
 
 class DynamicFrameReader:
@@ -248,6 +351,9 @@ class DynamicFrameReader:
     def from_options(self, *args: Any, **kwargs: Any) -> DynamicFrame:
         return self._ctx.create_dynamic_frame_from_options(*args, **kwargs)
 
+    def from_catalog(self, *args: Any, **kwargs: Any) -> DynamicFrame:
+        return self._ctx.create_dynamic_frame_from_catalog(*args, **kwargs)
+
 
 class DynamicFrameWriter:
     """``glueContext.write_dynamic_frame``."""
@@ -258,6 +364,9 @@ class DynamicFrameWriter:
     def from_options(self, *args: Any, **kwargs: Any) -> DynamicFrame:
         return self._ctx.write_dynamic_frame_from_options(*args, **kwargs)
 
+    def from_catalog(self, *args: Any, **kwargs: Any) -> DynamicFrame:
+        return self._ctx.write_dynamic_frame_from_catalog(*args, **kwargs)
+
 
 class DataFrameReader:
     """``glueContext.create_data_frame``."""
@@ -267,6 +376,9 @@ class DataFrameReader:
 
     def from_options(self, *args: Any, **kwargs: Any) -> DataFrame:
         return self._ctx.create_data_frame_from_options(*args, **kwargs)
+
+    def from_catalog(self, *args: Any, **kwargs: Any) -> DataFrame:
+        return self._ctx.create_data_frame_from_catalog(*args, **kwargs)
 
 
 class DataFrameWriter:

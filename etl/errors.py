@@ -39,6 +39,33 @@ class CatalogError(EtlError):
     """Base for catalog failures."""
 
 
+class EntityNotFoundError(CatalogError):
+    """A database, table, partition or version does not exist (Glue: EntityNotFoundException)."""
+
+
+class AlreadyExistsError(CatalogError):
+    """The database, table or partition exists already (Glue: AlreadyExistsException)."""
+
+
+class ConcurrentModificationError(CatalogError):
+    """Someone else committed first; nothing was changed (Glue: ConcurrentModificationException).
+
+    Re-read the entity and retry the update on the new version.
+    """
+
+
+class InvalidInputError(CatalogError):
+    """A catalog call's input is malformed (Glue: InvalidInputException)."""
+
+
+class ClassificationError(EtlError):
+    """A file could not be read or classified (corrupt, truncated, unknown codec)."""
+
+
+class SchemaError(EtlError):
+    """Schemas cannot be parsed or merged."""
+
+
 class TransformError(EtlError):
     """A transform was called wrongly or could not run."""
 

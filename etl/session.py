@@ -7,6 +7,7 @@ made its own ``SparkContext``, :func:`get_session` returns that session untouche
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,8 @@ LOCAL_CONF = {
     # Spark 4 defaults to ANSI mode; Glue scripts expect the lenient casts of Glue 4/5.
     "spark.sql.ansi.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
+    # Plain log lines (Spark 4 logs JSON by default), quieted by etl setup's log4j2.properties.
+    "spark.log.structuredLogging.enabled": "false",
 }
 
 TEST_CONF = {
@@ -59,6 +62,16 @@ def session_conf(
     return conf
 
 
+# PySpark logs every failed query, with the JVM stack, as JSON on stderr before raising it;
+# the raised exception already says it all.
+_NOISY_PYSPARK_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger")
+
+
+def quiet_query_loggers() -> None:
+    for name in _NOISY_PYSPARK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
 def get_session(
     app_name: str = "etl",
     master: str | None = None,
@@ -79,12 +92,16 @@ def get_session(
         JavaNotFoundError: no usable Java runtime.
         JarResolutionError: Delta/Avro jars neither cached nor downloadable.
     """
+    quiet_query_loggers()
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     check_java()
-    builder = SparkSession.builder.appName(app_name)
-    builder = builder.master(master or os.environ.get("ETL_SPARK_MASTER") or "local[*]")
+    master = master or os.environ.get("ETL_SPARK_MASTER") or "local[*]"
+    if master.startswith("local"):
+        # Local mode talks to itself: bind to loopback instead of guessing a public interface.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in session_conf(testing=testing, extra=conf).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()

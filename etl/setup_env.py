@@ -24,9 +24,6 @@ appender.console.name = console
 appender.console.target = SYSTEM_ERR
 appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n%ex
-# Spark logs every failed query with its full plan at ERROR; the Python exception says it all.
-logger.queryctx.name = DataFrameQueryContextLogger
-logger.queryctx.level = off
 logger.nativecode.name = org.apache.hadoop.util.NativeCodeLoader
 logger.nativecode.level = error
 """

@@ -49,8 +49,9 @@ def locate(path: str) -> Location:
 
 
 def is_hidden(name: str) -> bool:
-    """Spark's rule: names starting with ``_`` or ``.`` are not data (``_SUCCESS``, ``.crc``)."""
-    return name.startswith(("_", ".")) and "=" not in name
+    """Spark's rule: names starting with ``_`` or ``.`` are not data (``_SUCCESS``, ``.crc``);
+    ``_key=value`` folders are partitions, dot names never are (``.out=1.staging-...``)."""
+    return name.startswith(".") or (name.startswith("_") and "=" not in name)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
                 i += 1
                 continue
             alternatives = pattern[i + 1 : end].split(",")
-            out.append("(?:" + "|".join(re.escape(a) for a in alternatives) + ")")
+            # each alternative is a glob itself, as in Java's and the shell's globs: {*.tmp,logs/**}
+            out.append("(?:" + "|".join(_glob_regex(a).pattern for a in alternatives) + ")")
             i = end + 1
         elif pattern[i] == "[":
             end = pattern.find("]", i)

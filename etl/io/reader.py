@@ -37,6 +37,8 @@ class ReadPlan:
     partitions_total: int | None = None
     partitions_selected: int | None = None
     empty: bool = False  # the predicate matched no partition
+    # Partition columns whose values come from the catalog, not folder names: name -> (value, type).
+    constants: dict[str, tuple[str | None, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,21 +118,40 @@ def read(
     """
     if not paths:
         raise DataSourceError("connection_options needs 'paths' (a list) or 'path'")
+    plans = [
+        plan_path(spark, path, recurse=recurse, exclusions=exclusions, push_down_predicate=push_down_predicate)
+        for path in paths
+    ]
+    return read_plans(spark, plans, format, format_options, transformation_ctx=transformation_ctx,
+                      spark_options=spark_options)
+
+
+def read_plans(
+    spark: SparkSession,
+    plans: Sequence[ReadPlan],
+    format: str,
+    format_options: Mapping[str, Any] | None = None,
+    *,
+    transformation_ctx: str = "",
+    spark_options: Mapping[str, str] | None = None,
+) -> ReadResult:
+    """Read planned inputs (from :func:`plan_path` or the catalog) into one result."""
     fmt = canonical_format(format)
     opts = read_options(fmt, format_options)
     opts.spark.update(spark_options or {})
     frames: list[DataFrame] = []
     errors: list[DataFrame] = []
-    plans = []
-    for path in paths:
-        plan = plan_path(
-            spark, path, recurse=recurse, exclusions=exclusions, push_down_predicate=push_down_predicate
-        )
-        plans.append(plan)
+    for plan in plans:
         try:
             frame, errs = _read_plan(spark, plan, fmt, opts, transformation_ctx)
         except AnalysisException as exc:
-            raise DataSourceError(f"cannot read {path} as {fmt}: {str(exc).splitlines()[0]}") from exc
+            raise DataSourceError(
+                f"cannot read {plan.base_path or plan.inputs[0]} as {fmt}: {str(exc).splitlines()[0]}"
+            ) from exc
+        if plan.constants:
+            frame = frame.withColumns(
+                {k: F.lit(v).cast(t) for k, (v, t) in plan.constants.items()}
+            )
         if plan.empty:
             frame = frame.where(F.lit(False))
             errs = errs.where(F.lit(False)) if errs is not None else None
@@ -145,7 +166,7 @@ def read(
         error_df = errs if error_df is None else error_df.unionByName(errs)
     if opts.fail_fast and error_df is not None:
         _raise_first_error(error_df)
-    return ReadResult(result, error_df, plans)
+    return ReadResult(result, error_df, list(plans))
 
 
 def _reader(spark: SparkSession, plan: ReadPlan, options: Mapping[str, str]):

@@ -37,7 +37,9 @@ def getResolvedOptions(args: Sequence[str], options: Sequence[str]) -> dict[str,
     Raises:
         ConfigError: a required option is missing, or a reserved name is requested.
     """
-    clashes = [o for o in options if o in ("job-bookmark-option", "continuation-option")]
+    # As in Glue, scripts may ask for TempDir/RedshiftTempDir but not for the other reserved names.
+    forbidden = {*RESERVED, "continuation-option"} - {"TempDir", "RedshiftTempDir"}
+    clashes = [o for o in options if o in forbidden]
     if clashes:
         raise ConfigError(f"using reserved arguments {clashes}")
     parser = _Parser(add_help=False, allow_abbrev=False)

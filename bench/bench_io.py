@@ -1,0 +1,139 @@
+"""Issue 2 benchmark: partitioned Parquet through DynamicFrame vs hand-written DataFrame code,
+and a one-day read with push_down_predicate vs reading every day and filtering.
+
+    .venv/bin/python bench/bench_io.py [--rows 5000000] [--runs 3]
+
+Both arms of each comparison run in the same Spark session on the same data, alternating
+order each run; medians are reported. Results go to bench/out/io.json and stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import OUT, machine, median, save, timed  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+
+from etl.context import GlueContext  # noqa: E402
+from etl.frame.dynamicframe import DynamicFrame  # noqa: E402
+from etl.io import listing  # noqa: E402
+from etl.sample_data import sales  # noqa: E402
+from etl.session import get_session  # noqa: E402
+
+KEYS = ["year", "month", "day"]
+
+
+def aggregate(df):
+    return df.agg(F.count("*").alias("n"), F.sum("quantity").alias("q")).collect()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    spark = get_session("bench-io", master="local[2]", conf={"spark.ui.enabled": "false",
+                                                             "spark.driver.memory": "6g"})
+    glue = GlueContext(spark)
+    work = OUT / "io"
+    shutil.rmtree(work, ignore_errors=True)
+    source_path = str(work / "source")
+    sales(spark, args.rows).write.parquet(source_path)
+    source = spark.read.parquet(source_path)
+    print(f"machine: {machine()}\nrows: {args.rows}, runs: {args.runs}")
+
+    # 1. partitioned write + full read: DynamicFrame vs DataFrame.
+    times = {"df_write": [], "dyf_write": [], "df_read": [], "dyf_read": []}
+    for run in range(args.runs):
+        df_path, dyf_path = str(work / f"df_{run}"), str(work / f"dyf_{run}")
+
+        def df_write():
+            source.write.mode("overwrite").partitionBy(*KEYS).parquet(df_path)
+
+        def dyf_write():
+            glue.write_dynamic_frame.from_options(
+                DynamicFrame.fromDF(source, glue, "sales"), "s3",
+                {"path": dyf_path, "partitionKeys": KEYS, "mode": "overwrite"}, format="parquet")
+
+        def df_read():
+            return aggregate(spark.read.parquet(df_path))
+
+        def dyf_read():
+            return aggregate(glue.create_dynamic_frame.from_options(
+                "s3", {"paths": [dyf_path]}, format="parquet").toDF())
+
+        order = [("df", df_write, df_read), ("dyf", dyf_write, dyf_read)]
+        if run % 2:
+            order.reverse()
+        results = {}
+        for arm, write, read in order:
+            t, _ = timed(write)
+            times[f"{arm}_write"].append(t)
+            t, value = timed(read)
+            times[f"{arm}_read"].append(t)
+            results[arm] = value
+        assert results["df"] == results["dyf"], results
+        print(f"run {run}: " + ", ".join(f"{k}={v[-1]:.2f}s" for k, v in times.items()))
+
+    # 2. one day out of 365: push_down_predicate vs read-all-then-filter.
+    data = str(work / "df_0")
+    day_files = [f for f in listing.data_files(listing.locate(data)) if "/year=2024/month=3/day=15/" in f.path]
+    prune = {"pushdown": [], "read_all_filter": [], "spark_partition_filter": []}
+    opened = None
+    for run in range(args.runs):
+        def pushdown():
+            frame = glue.create_dynamic_frame.from_options(
+                "s3", {"paths": [data]}, format="parquet",
+                push_down_predicate="year = 2024 AND month = 3 AND day = 15").toDF()
+            return frame, aggregate(frame)
+
+        def read_all_filter():
+            # Glue without a push-down predicate: every partition is read, then records filtered.
+            frame = glue.create_dynamic_frame.from_options("s3", {"paths": [data]}, format="parquet").toDF()
+            return aggregate(frame.where(F.col("order_date") == F.lit("2024-03-15").cast("date")))
+
+        def spark_partition_filter():
+            return aggregate(spark.read.parquet(data).where("year = 2024 AND month = 3 AND day = 15"))
+
+        t, (frame, pushed) = timed(pushdown)
+        prune["pushdown"].append(t)
+        opened = frame.inputFiles()
+        t, full = timed(read_all_filter)
+        prune["read_all_filter"].append(t)
+        t, sparkf = timed(spark_partition_filter)
+        prune["spark_partition_filter"].append(t)
+        assert pushed == full == sparkf, (pushed, full, sparkf)
+        print(f"prune run {run}: " + ", ".join(f"{k}={v[-1]:.3f}s" for k, v in prune.items()))
+
+    only_that_day = sorted(Path(p.replace("file:", "")).name for p in opened) == sorted(
+        Path(f.path).name for f in day_files)
+    med = {k: median(v) for k, v in {**times, **prune}.items()}
+    summary = {
+        "machine": machine(),
+        "rows": args.rows,
+        "runs": args.runs,
+        "median_seconds": med,
+        "write_ratio_dyf_over_df": med["dyf_write"] / med["df_write"],
+        "read_ratio_dyf_over_df": med["dyf_read"] / med["df_read"],
+        "write_read_ratio_dyf_over_df": (med["dyf_write"] + med["dyf_read"]) / (med["df_write"] + med["df_read"]),
+        "pushdown_speedup_vs_read_all_filter": med["read_all_filter"] / med["pushdown"],
+        "pushdown_vs_spark_partition_filter": med["spark_partition_filter"] / med["pushdown"],
+        "pushdown_files_opened": len(opened),
+        "files_in_that_day": len(day_files),
+        "pushdown_opened_only_that_day": only_that_day,
+        "total_partitions": 365,
+    }
+    path = save("io", summary)
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    print(f"saved {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Read a catalogued table into Spark, pruning partitions through the catalog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import SparkSession
+
+from etl.catalog.formats import spark_format
+from etl.catalog.store import Catalog
+from etl.io.listing import PartitionDir
+from etl.io.pruning import prune, schema_from_catalog
+from etl.io.reader import ReadPlan, ReadResult, read_plans
+
+
+def _hive_style(table_location: str, keys: list[str], partition: dict[str, Any]) -> bool:
+    location = partition.get("StorageDescriptor", {}).get("Location", "")
+    expected = "/".join(f"{k}={v}" for k, v in zip(keys, partition["Values"], strict=True))
+    return location.rstrip("/") == f"{table_location.rstrip('/')}/{expected}"
+
+
+def read_table(
+    spark: SparkSession,
+    catalog: Catalog,
+    database: str,
+    table_name: str,
+    *,
+    push_down_predicate: str | None = None,
+    catalog_partition_predicate: str | None = None,
+    transformation_ctx: str = "",
+) -> ReadResult:
+    """Read ``database.table_name`` as the catalog describes it.
+
+    ``catalog_partition_predicate`` (Glue's catalog expression syntax) filters partitions in the
+    catalog; ``push_down_predicate`` (Spark SQL) then filters the remaining partition values.
+    Only the selected partitions' folders are read.
+    """
+    table = catalog.get_table(database, table_name)["Table"]
+    fmt = spark_format(table)
+    location = table["StorageDescriptor"]["Location"]
+    keys = table.get("PartitionKeys", [])
+    if not keys:
+        plans = [ReadPlan(inputs=[location])]
+        return read_plans(spark, plans, fmt.source, fmt.format_options, transformation_ctx=transformation_ctx)
+    partitions = catalog.get_partitions(database, table_name, catalog_partition_predicate)["Partitions"]
+    names = [k["Name"] for k in keys]
+    dirs = [
+        PartitionDir(p.get("StorageDescriptor", {}).get("Location", ""), tuple(zip(names, p["Values"], strict=True)))
+        for p in partitions
+    ]
+    if push_down_predicate and dirs:
+        dirs = prune(spark, dirs, push_down_predicate, schema_from_catalog(keys))
+    chosen = {d.path for d in dirs}
+    selected = [p for p in partitions if p.get("StorageDescriptor", {}).get("Location", "") in chosen]
+    types = {k["Name"]: k.get("Type", "string") for k in keys}
+    if not selected:
+        plan = ReadPlan(inputs=[location], empty=True, recursive_lookup=True,
+                        constants={n: (None, types[n]) for n in names})
+        return read_plans(spark, [plan], fmt.source, fmt.format_options, transformation_ctx=transformation_ctx)
+    if all(_hive_style(location, names, p) for p in selected):
+        inputs = [p["StorageDescriptor"]["Location"] for p in selected]
+        plan = ReadPlan(inputs=inputs, base_path=location, partitions_total=len(partitions),
+                        partitions_selected=len(selected))
+        result = read_plans(spark, [plan], fmt.source, fmt.format_options, transformation_ctx=transformation_ctx)
+        result.frame = result.frame.withColumns({n: result.frame[n].cast(types[n]) for n in names})
+        return result
+    # Folders not named key=value: each partition is read on its own, values from the catalog.
+    plans = [
+        ReadPlan(inputs=[p["StorageDescriptor"]["Location"]],
+                 constants={n: (v, types[n]) for n, v in zip(names, p["Values"], strict=True)})
+        for p in selected
+    ]
+    return read_plans(spark, plans, fmt.source, fmt.format_options, transformation_ctx=transformation_ctx)
