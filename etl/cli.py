@@ -8,7 +8,7 @@ import sys
 import typer
 from rich.console import Console
 
-from etl.errors import EtlError
+from etl.errors import EtlError, spark_error_summary
 
 app = typer.Typer(
     help="Glue-style ETL on open-source Spark.",
@@ -80,6 +80,7 @@ def sql(
     as_json: bool = typer.Option(False, "--json", help="Print rows as JSON lines."),
 ) -> None:
     """Run Spark SQL over every catalogued table, as Athena queries the Glue catalog."""
+    from py4j.protocol import Py4JJavaError
     from pyspark.errors import PySparkException
     from rich.table import Table
 
@@ -94,8 +95,8 @@ def sql(
     try:
         frame = spark.sql(query)
         rows = frame.take(limit)
-    except PySparkException as exc:
-        raise EtlError(f"query failed: {str(exc).strip().splitlines()[0]}") from exc
+    except (PySparkException, Py4JJavaError) as exc:
+        raise EtlError(f"query failed: {spark_error_summary(exc)}") from exc
     if as_json:
         for row in rows:
             console.print(json.dumps(row.asDict(recursive=True), default=str), highlight=False)

@@ -85,3 +85,13 @@ class ErrorThresholdExceededError(TransformError):
 
 class JobError(EtlError):
     """A job run failed or could not start."""
+
+
+def spark_error_summary(exc: BaseException) -> str:
+    """The informative line of a Spark/py4j error: the error class and message, not the
+    'An error occurred while calling o80.collectToPython' wrapper."""
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    for line in lines:
+        if "Exception: " in line and not line.startswith("at "):
+            return line.split("Exception: ", 1)[1]
+    return lines[0] if lines else type(exc).__name__

@@ -26,6 +26,11 @@ appender.console.layout.type = PatternLayout
 appender.console.layout.pattern = %d{{yy/MM/dd HH:mm:ss}} %p %c{{1}}: %m%n%ex
 logger.nativecode.name = org.apache.hadoop.util.NativeCodeLoader
 logger.nativecode.level = error
+# A failed task is raised to Python with its cause; the JVM's copy of the stack is noise locally.
+logger.executor.name = org.apache.spark.executor.Executor
+logger.executor.level = fatal
+logger.tasksets.name = org.apache.spark.scheduler.TaskSetManager
+logger.tasksets.level = fatal
 """
 
 

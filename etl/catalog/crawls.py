@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 
 from etl.catalog.models import CrawledFileRow, CrawlerRow, CrawlRunRow
-from etl.catalog.store import Catalog
+from etl.catalog.store import Catalog, _iso
 from etl.errors import EntityNotFoundError
 
 
@@ -48,7 +48,7 @@ class CrawlStore:
             if row is None:
                 raise EntityNotFoundError(f"crawler {name} not found")
             return {"Name": row.name, "State": row.state, "Spec": row.spec,
-                    "CreationTime": row.create_time.isoformat(), "LastUpdated": row.update_time.isoformat()}
+                    "CreationTime": _iso(row.create_time), "LastUpdated": _iso(row.update_time)}
 
     def list_crawlers(self) -> list[str]:
         with self._session() as s:
@@ -102,7 +102,7 @@ class CrawlStore:
 def _run_shape(r: CrawlRunRow) -> dict[str, Any]:
     return {
         "RunId": r.id, "CrawlerName": r.crawler_name, "State": r.state,
-        "StartTime": r.start_time.isoformat(), "EndTime": r.end_time.isoformat() if r.end_time else None,
+        "StartTime": _iso(r.start_time), "EndTime": _iso(r.end_time) if r.end_time else None,
         "DurationSeconds": r.duration_seconds, "TablesCreated": r.tables_created,
         "TablesUpdated": r.tables_updated, "TablesDeleted": r.tables_deleted,
         "PartitionsAdded": r.partitions_added, "PartitionsDeleted": r.partitions_deleted,

@@ -58,7 +58,7 @@ def _coerce(value: Any, key_type: str | None) -> Any:
     base = key_type.lower().split("(")[0]
     try:
         if base in _INTEGRAL:
-            return int(value)
+            return value if isinstance(value, float) else int(value)  # 2023.5 is not 2023
         if base in _FRACTIONAL:
             return float(value)
     except (TypeError, ValueError):

@@ -93,5 +93,5 @@ def register(spark: SparkSession, catalog: Catalog, databases: list[str] | None 
             except (CatalogError, PySparkException) as exc:
                 reason = str(exc).strip().splitlines()[0]
                 result.skipped[full] = reason
-                log.warning("not registered in Spark SQL: %s: %s", full, reason)
+                log.debug("not registered in Spark SQL: %s: %s", full, reason)
     return result

@@ -73,7 +73,13 @@ def plan_path(
             empty=not kept,
         )
         if exclusions:
-            plan.inputs = _files_under(loc, plan.inputs, exclusions) or plan.inputs
+            files = _files_under(loc, plan.inputs, exclusions)
+            if not files and not plan.empty:
+                raise DataSourceError(
+                    f"no files left under {path} after exclusions {list(exclusions)} "
+                    f"in the partitions matching {push_down_predicate!r}"
+                )
+            plan.inputs = files or plan.inputs  # no match: inputs only give the schema
         return plan
     if exclusions:
         files = listing.data_files(loc, recurse=True, exclusions=list(exclusions))

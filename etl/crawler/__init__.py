@@ -1,0 +1,1 @@
+"""Crawlers: walk folders, classify files, infer schemas and partitions, update the catalog."""
