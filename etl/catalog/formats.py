@@ -8,6 +8,7 @@ from typing import Any
 from etl.errors import CatalogError
 from etl.io.formats import read_options
 
+# Log tables are text files parsed with their grok pattern (see grok_tables.py).
 _TEXT_LOGS = ("combined_apache", "apache", "linux_kernel", "microsoft_log", "ruby_logger", "squid")
 
 
@@ -34,7 +35,7 @@ def spark_format(table: dict[str, Any]) -> SparkFormat:
     """Spark's data source and options for a Glue table definition.
 
     Raises:
-        CatalogError: the classification has no Spark reader (e.g. grok log tables).
+        CatalogError: the classification has no Spark reader.
     """
     params = table.get("Parameters", {})
     sd_params = table.get("StorageDescriptor", {}).get("Parameters", {})
@@ -58,5 +59,5 @@ def spark_format(table: dict[str, Any]) -> SparkFormat:
         return SparkFormat("xml", {"rowTag": merged.get("rowTag", "row")})
     name = table.get("Name", "?")
     if classification in _TEXT_LOGS or merged.get("grokPattern"):
-        raise CatalogError(f"table {name}: {classification} (grok) tables have no Spark reader yet")
+        return SparkFormat("text")
     raise CatalogError(f"table {name}: classification {classification or 'unknown'!r} has no Spark reader")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from etl.catalog.formats import spark_format
+from etl.catalog.grok_tables import is_grok_table, read_grok_table
 from etl.catalog.store import Catalog
 from etl.io.listing import PartitionDir
 from etl.io.pruning import prune, schema_from_catalog
@@ -17,6 +19,36 @@ def _hive_style(table_location: str, keys: list[str], partition: dict[str, Any])
     location = partition.get("StorageDescriptor", {}).get("Location", "")
     expected = "/".join(f"{k}={v}" for k, v in zip(keys, partition["Values"], strict=True))
     return location.rstrip("/") == f"{table_location.rstrip('/')}/{expected}"
+
+
+def _select_partitions(spark: SparkSession, keys: list[dict[str, Any]], partitions: list[dict[str, Any]],
+                       push_down_predicate: str | None) -> list[dict[str, Any]]:
+    if not push_down_predicate or not partitions:
+        return partitions
+    names = [k["Name"] for k in keys]
+    dirs = [
+        PartitionDir(p.get("StorageDescriptor", {}).get("Location", ""), tuple(zip(names, p["Values"], strict=True)))
+        for p in partitions
+    ]
+    chosen = {d.path for d in prune(spark, dirs, push_down_predicate, schema_from_catalog(keys))}
+    return [p for p in partitions if p.get("StorageDescriptor", {}).get("Location", "") in chosen]
+
+
+def _read_log_table(spark: SparkSession, catalog: Catalog, database: str, table: dict[str, Any],
+                    push_down_predicate: str | None, catalog_partition_predicate: str | None,
+                    transformation_ctx: str) -> ReadResult:
+    location = table["StorageDescriptor"]["Location"]
+    keys = table.get("PartitionKeys", [])
+    inputs, base, empty = [location], None, False
+    if keys:
+        partitions = catalog.get_partitions(database, table["Name"], catalog_partition_predicate)["Partitions"]
+        selected = _select_partitions(spark, keys, partitions, push_down_predicate)
+        inputs = [p["StorageDescriptor"]["Location"] for p in selected] or [location]
+        base, empty = location, not selected
+    rows, errors = read_grok_table(spark, table, inputs, base, transformation_ctx)
+    if empty:
+        rows, errors = rows.where(F.lit(False)), errors.where(F.lit(False))
+    return ReadResult(rows, errors)
 
 
 def read_table(
@@ -36,6 +68,9 @@ def read_table(
     Only the selected partitions' folders are read.
     """
     table = catalog.get_table(database, table_name)["Table"]
+    if is_grok_table(table):
+        return _read_log_table(spark, catalog, database, table, push_down_predicate,
+                               catalog_partition_predicate, transformation_ctx)
     fmt = spark_format(table)
     location = table["StorageDescriptor"]["Location"]
     keys = table.get("PartitionKeys", [])
@@ -44,14 +79,7 @@ def read_table(
         return read_plans(spark, plans, fmt.source, fmt.format_options, transformation_ctx=transformation_ctx)
     partitions = catalog.get_partitions(database, table_name, catalog_partition_predicate)["Partitions"]
     names = [k["Name"] for k in keys]
-    dirs = [
-        PartitionDir(p.get("StorageDescriptor", {}).get("Location", ""), tuple(zip(names, p["Values"], strict=True)))
-        for p in partitions
-    ]
-    if push_down_predicate and dirs:
-        dirs = prune(spark, dirs, push_down_predicate, schema_from_catalog(keys))
-    chosen = {d.path for d in dirs}
-    selected = [p for p in partitions if p.get("StorageDescriptor", {}).get("Location", "") in chosen]
+    selected = _select_partitions(spark, keys, partitions, push_down_predicate)
     types = {k["Name"]: k.get("Type", "string") for k in keys}
     if not selected:
         plan = ReadPlan(inputs=[location], empty=True, recursive_lookup=True,

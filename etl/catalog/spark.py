@@ -15,6 +15,7 @@ from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 
 from etl.catalog.formats import spark_format
+from etl.catalog.grok_tables import is_grok_table, view_statement
 from etl.catalog.store import Catalog
 from etl.errors import CatalogError
 
@@ -83,7 +84,12 @@ def register(spark: SparkSession, catalog: Catalog, databases: list[str] | None 
         for table in catalog.get_tables(db)["TableList"]:
             full = f"{db}.{table['Name']}"
             try:
+                spark.sql(f"DROP VIEW IF EXISTS {_q(db)}.{_q(table['Name'])}")
                 spark.sql(f"DROP TABLE IF EXISTS {_q(db)}.{_q(table['Name'])}")
+                if is_grok_table(table):
+                    spark.sql(view_statement(db, table))
+                    result.registered.append(full)
+                    continue
                 spark.sql(create_statement(db, table))
                 partitions = catalog.get_partitions(db, table["Name"])["Partitions"]
                 statement = partition_statement(db, table, partitions)
