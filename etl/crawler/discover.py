@@ -34,14 +34,29 @@ class DataFile:
         return self.relative.rsplit("/", 1)[0] if "/" in self.relative else ""
 
 
-def list_files(include_path: str, exclusions: list[str] | None = None) -> tuple[listing.Location, list[DataFile]]:
-    """Data files under ``include_path``: hidden names, ``_temporary`` and empty files skipped."""
+def delta_roots(loc: listing.Location) -> list[str]:
+    """Folders below the include path that hold a Delta table (a ``_delta_log`` folder)."""
+    selector = listing.pafs.FileSelector(loc.root, recursive=True, allow_not_found=True)
+    return sorted(
+        info.path[: -len("/_delta_log")][len(loc.root):].strip("/")
+        for info in loc.fs.get_file_info(selector)
+        if info.type == listing.pafs.FileType.Directory and info.base_name == "_delta_log"
+    )
+
+
+def list_files(include_path: str, exclusions: list[str] | None = None,
+               skip_folders: list[str] | None = None) -> tuple[listing.Location, list[DataFile]]:
+    """Data files under ``include_path``: hidden names, ``_temporary``, empty files and files
+    inside ``skip_folders`` (relative paths) left out."""
     loc = listing.locate(include_path)
+    skip = tuple(f"{s}/" for s in skip_folders or [])
     files = []
     for info in listing.data_files(loc, recurse=True, exclusions=exclusions):
         if info.size == 0:
             continue
         relative = info.path[len(loc.root):].lstrip("/")
+        if skip and (relative.startswith(skip) or "" in skip_folders):  # type: ignore[operator]
+            continue
         mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
         files.append(DataFile(info.path, relative, info.size, mtime))
     return loc, files
@@ -100,6 +115,15 @@ def _compatible(verdicts: list[FileVerdict], root: str, combine: bool) -> tuple[
     return True, f"grouped: one {kinds.pop()} format, schemas >= {worst:.0%} similar, same depth"
 
 
+def _single_plain_child(members: list[FileVerdict], root: str) -> str | None:
+    """The one sub-folder every file sits in, when it is not a key=value folder."""
+    firsts = {(_folder_parts(v.file.folder, root) or [""])[0] for v in members}
+    if len(firsts) != 1:
+        return None
+    child = firsts.pop()
+    return child if child and not _KEY_VALUE.match(child) else None
+
+
 def _partition_key_names(plan: TablePlan) -> list[str]:
     depth = len(_folder_parts(plan.files[0].file.folder, plan.root))
     names = []
@@ -138,6 +162,13 @@ def group_tables(
         else:
             here = ok
         label = root or "."
+        only_child = _single_plain_child(members, root)
+        if here and table_level is None and only_child:
+            # Glue would make "<root>" a table partitioned by partition_0 with one value; a lone
+            # plain sub-folder is the table itself.
+            why = f"the only sub-folder {only_child!r} is not a key=value partition; it is the table"
+            visit(f"{root}/{only_child}".strip("/"), members, level + 1, [*trail, f"{label}: {why}"])
+            return
         if here:
             plan = _plan(root, members, [*trail, f"{label}: {why}"])
             plan.partition_keys = _partition_key_names(plan) if ok else []

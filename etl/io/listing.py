@@ -8,6 +8,7 @@ which folders to open before Spark sees a single path. Names that Spark and Glue
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urlparse
@@ -37,7 +38,7 @@ def locate(path: str) -> Location:
     scheme = parsed.scheme.lower()
     if scheme in ("", "file"):
         local = unquote(parsed.path) if scheme == "file" else path
-        return Location(pafs.LocalFileSystem(), local.rstrip("/") or "/", "")
+        return Location(pafs.LocalFileSystem(), os.path.abspath(local).rstrip("/") or "/", "")
     if scheme in ("s3", "s3a", "s3n"):
         fs, inner = pafs.FileSystem.from_uri("s3://" + path.split("://", 1)[1])
         return Location(fs, inner.rstrip("/"), f"{scheme}://")

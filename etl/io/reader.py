@@ -224,6 +224,9 @@ def _read_lines(
         infer_opts = {**opts.spark, "header": str(has_header).lower(), "inferSchema": "true"}
         inferred = _reader(spark, plan, infer_opts).csv(inputs)
         data_fields = [f for f in inferred.schema.fields if f.name not in partition_cols]
+        if opts.skip_first and not opts.with_header:
+            # a skipped line is not a header: Glue numbers the columns col0, col1, ...
+            data_fields = [T.StructField(f"col{i}", f.dataType) for i, f in enumerate(data_fields)]
         if has_header:
             first = text.select("value").limit(1).collect()
             if first:
