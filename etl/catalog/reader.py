@@ -21,6 +21,16 @@ def _hive_style(table_location: str, keys: list[str], partition: dict[str, Any])
     return location.rstrip("/") == f"{table_location.rstrip('/')}/{expected}"
 
 
+def _columnar_schema(source: str, table: dict[str, Any]) -> str | None:
+    """Parquet and ORC tables are read with the catalog's columns, as Glue reads a catalogued
+    table: a column a later write or crawl added is there for every file (Spark alone takes one
+    file's schema), and a file typed narrower than the table (int vs bigint) is widened."""
+    columns = table.get("StorageDescriptor", {}).get("Columns") or []
+    if source not in ("parquet", "orc") or not columns:
+        return None
+    return ", ".join(f"`{c['Name'].replace('`', '``')}` {c.get('Type', 'string')}" for c in columns)
+
+
 def _select_partitions(spark: SparkSession, keys: list[dict[str, Any]], partitions: list[dict[str, Any]],
                        push_down_predicate: str | None) -> list[dict[str, Any]]:
     if not push_down_predicate or not partitions:
@@ -72,10 +82,11 @@ def read_table(
         return _read_log_table(spark, catalog, database, table, push_down_predicate,
                                catalog_partition_predicate, transformation_ctx)
     fmt = spark_format(table)
+    schema = _columnar_schema(fmt.source, table)
     location = table["StorageDescriptor"]["Location"]
     keys = table.get("PartitionKeys", [])
     if not keys:
-        plans = [ReadPlan(inputs=[location])]
+        plans = [ReadPlan(inputs=[location], schema=schema)]
         return read_plans(spark, plans, fmt.source, fmt.format_options, transformation_ctx=transformation_ctx)
     partitions = catalog.get_partitions(database, table_name, catalog_partition_predicate)["Partitions"]
     names = [k["Name"] for k in keys]
@@ -83,19 +94,20 @@ def read_table(
     types = {k["Name"]: k.get("Type", "string") for k in keys}
     if not selected:
         plan = ReadPlan(inputs=[location], empty=True, recursive_lookup=True,
-                        constants={n: (None, types[n]) for n in names})
+                        constants={n: (None, types[n]) for n in names}, schema=schema)
         return read_plans(spark, [plan], fmt.source, fmt.format_options, transformation_ctx=transformation_ctx)
     if all(_hive_style(location, names, p) for p in selected):
         inputs = [p["StorageDescriptor"]["Location"] for p in selected]
         plan = ReadPlan(inputs=inputs, base_path=location, partitions_total=len(partitions),
-                        partitions_selected=len(selected))
+                        partitions_selected=len(selected), schema=schema)
         result = read_plans(spark, [plan], fmt.source, fmt.format_options, transformation_ctx=transformation_ctx)
         result.frame = result.frame.withColumns({n: result.frame[n].cast(types[n]) for n in names})
         return result
     # Folders not named key=value: each partition is read on its own, values from the catalog.
     plans = [
         ReadPlan(inputs=[p["StorageDescriptor"]["Location"]],
-                 constants={n: (v, types[n]) for n, v in zip(names, p["Values"], strict=True)})
+                 constants={n: (v, types[n]) for n, v in zip(names, p["Values"], strict=True)},
+                 schema=schema)
         for p in selected
     ]
     return read_plans(spark, plans, fmt.source, fmt.format_options, transformation_ctx=transformation_ctx)

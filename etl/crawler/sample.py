@@ -153,7 +153,7 @@ class FileSample:
         out = [line.rstrip("\r") for line in text.split("\n") if line.strip()]
         return out[:limit]
 
-    @property
+    @cached_property
     def is_binary(self) -> bool:
         """Heuristic: NUL bytes or many control bytes in the first KB of content."""
         chunk = self.head[:1024]

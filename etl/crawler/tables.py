@@ -28,6 +28,7 @@ def merge_columns(verdicts: list[FileVerdict]) -> list[Column]:
     types: dict[str, Any] = {}
     seen: dict[str, set[str]] = defaultdict(set)
     names: dict[str, str] = {}
+    conflicted: set[str] = set()
     for v in verdicts:
         for col in v.classification.columns:
             key = col.name.lower()
@@ -36,11 +37,18 @@ def merge_columns(verdicts: list[FileVerdict]) -> list[Column]:
                 names[key] = col.name
                 types[key] = NULL
             parsed = parse_type(col.type)
-            seen[key].add(format_type(parsed))
-            types[key], _ = widen(types[key], parsed)
+            if col.choice:  # the file's own records already disagreed
+                seen[key].update(col.choice.split("|"))
+                conflicted.add(key)
+            else:
+                seen[key].add(format_type(parsed))
+            types[key], conflict = widen(types[key], parsed)
+            if conflict:
+                conflicted.add(key)
     columns = []
     for key in order:
-        choice = "|".join(sorted(seen[key])) if len(seen[key]) > 1 else None
+        # Lossless widening (int and bigint -> bigint) is not a choice; a fallback to string is.
+        choice = "|".join(sorted(seen[key])) if key in conflicted else None
         columns.append(Column(names[key], format_type(types[key]), choice=choice))
     return columns
 

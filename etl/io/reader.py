@@ -22,7 +22,7 @@ from etl.errors import DataSourceError
 from etl.frame.records import error_frame
 from etl.io import listing
 from etl.io.formats import LINE_FORMATS, ReadOptions, canonical_format, read_options
-from etl.io.pruning import prune
+from etl.io.pruning import partition_schema, prune
 
 CORRUPT = "_corrupt_record"
 
@@ -39,6 +39,10 @@ class ReadPlan:
     empty: bool = False  # the predicate matched no partition
     # Partition columns whose values come from the catalog, not folder names: name -> (value, type).
     constants: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    # DDL of the data columns to read with (the catalog's, for columnar formats), else inferred.
+    schema: str | None = None
+    # Pruned reads: partition key -> type inferred over every partition folder, not only those read.
+    partition_types: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +75,9 @@ def plan_path(
             partitions_total=len(partitions),
             partitions_selected=len(kept),
             empty=not kept,
+            partition_types={
+                f.name: f.dataType.simpleString() for f in partition_schema(partitions).fields
+            },
         )
         if exclusions:
             files = _files_under(loc, plan.inputs, exclusions)
@@ -158,6 +165,10 @@ def read_plans(
             frame = frame.withColumns(
                 {k: F.lit(v).cast(t) for k, (v, t) in plan.constants.items()}
             )
+        void = [k for k in plan.partition_types
+                if k in frame.columns and isinstance(frame.schema[k].dataType, T.NullType)]
+        if void:  # only __HIVE_DEFAULT_PARTITION__ folders were read: Spark types the key void
+            frame = frame.withColumns({k: frame[k].cast(plan.partition_types[k]) for k in void})
         if plan.empty:
             frame = frame.where(F.lit(False))
             errs = errs.where(F.lit(False)) if errs is not None else None
@@ -193,7 +204,10 @@ def _read_plan(
     if fmt == "csv":
         spark_opts.setdefault("header", str(opts.with_header or opts.skip_first).lower())
         spark_opts.setdefault("inferSchema", "true")
-    frame = _reader(spark, plan, spark_opts).format(fmt).load(plan.inputs if len(plan.inputs) > 1 else plan.inputs[0])
+    reader = _reader(spark, plan, spark_opts)
+    if plan.schema:
+        reader = reader.schema(plan.schema)
+    frame = reader.format(fmt).load(plan.inputs if len(plan.inputs) > 1 else plan.inputs[0])
     if fmt == "csv":
         frame = _glue_csv_names(frame, opts)
     if fmt == "json" and opts.json_path:
