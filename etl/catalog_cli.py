@@ -12,7 +12,9 @@ from rich.table import Table
 catalog_app = typer.Typer(help="Read the local Glue Data Catalog.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
-CatalogOption = typer.Option(None, "--catalog", help="Catalog URL (default: $ETL_CATALOG_URL or SQLite under $ETL_HOME).")
+CatalogOption = typer.Option(
+    None, "--catalog", help="Catalog URL (default: $ETL_CATALOG_URL or SQLite under $ETL_HOME)."
+)
 JsonOption = typer.Option(False, "--json", help="Print Glue's API response as JSON.")
 
 

@@ -12,7 +12,9 @@ from rich.table import Table
 crawler_app = typer.Typer(help="Run crawlers and inspect their runs.", no_args_is_help=True)
 console = Console(soft_wrap=True)
 
-CatalogOption = typer.Option(None, "--catalog", help="Catalog URL (default: $ETL_CATALOG_URL or SQLite under $ETL_HOME).")
+CatalogOption = typer.Option(
+    None, "--catalog", help="Catalog URL (default: $ETL_CATALOG_URL or SQLite under $ETL_HOME)."
+)
 
 
 def _run(spec, catalog_url: str | None, explain: bool) -> None:  # type: ignore[no-untyped-def]
@@ -124,7 +126,7 @@ def crawl_command(
 
 @crawler_app.command("schedule")
 def schedule(
-    spec_files: list[Path] = typer.Argument(None, help="Crawler specs (default: conf/crawlers/*.yaml)."),
+    spec_files: list[Path] = typer.Argument(None, help="Crawler specs (default: conf/crawlers/*.yaml)."),  # noqa: B008
     max_runs: int = typer.Option(None, "--max-runs", help="Stop after this many runs (default: run until stopped)."),
     catalog: str = CatalogOption,
 ) -> None:

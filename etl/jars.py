@@ -8,8 +8,8 @@ pyspark ships, so nothing else needs installing. Jars land in ``<cache>/jars/<se
 from __future__ import annotations
 
 import hashlib
-import re
 import json
+import re
 import shutil
 import subprocess
 import tempfile

@@ -67,11 +67,28 @@ def _coerce(value: Any, key_type: str | None) -> Any:
 
 
 class _Parser:
-    def __init__(self, expression: str, key_types: Mapping[str, str]) -> None:
+    def __init__(self, expression: str, key_types: Mapping[str, str], strict: bool = False) -> None:
         self.expression = expression
         self.tokens = tokenize(expression)
         self.i = 0
         self.key_types = {k.lower(): v for k, v in key_types.items()}
+        self.strict = strict
+        self.last: Token | None = None  # the token of the last operand read
+
+    def _spark_equivalent(self, key_type: str | None, literal: Token | None) -> None:
+        """In strict mode, refuse comparisons whose result could differ from Spark SQL's
+        implicit casts (a text key against a number, a numeric key against non-numeric text)."""
+        if not self.strict or key_type is None or literal is None or literal.kind not in ("num", "str"):
+            return
+        base = key_type.lower().split("(")[0]
+        numeric = base in _INTEGRAL or base in _FRACTIONAL
+        text = literal.text[1:-1] if literal.kind == "str" else literal.text
+        if not numeric and literal.kind == "num":
+            raise InvalidInputError(f"{self.expression!r}: a text key compared with a number")
+        if numeric and literal.kind == "str":
+            pattern = r"-?\d+" if base in _INTEGRAL else r"-?\d+(\.\d+)?"
+            if not re.fullmatch(pattern, text.strip()):
+                raise InvalidInputError(f"{self.expression!r}: a numeric key compared with {literal.text}")
 
     def peek(self, offset: int = 0) -> Token:
         return self.tokens[min(self.i + offset, len(self.tokens) - 1)]
@@ -118,6 +135,7 @@ class _Parser:
     def operand(self) -> tuple[Evaluator, str | None]:
         """An evaluator and, for a key, its declared type."""
         tok = self.peek()
+        self.last = tok
         if tok.kind == "ident":
             self.i += 1
             name = tok.text.strip("`")
@@ -146,6 +164,7 @@ class _Parser:
             self.take("op", ")")
             return inner
         left, left_type = self.operand()
+        left_token = self.last
         tok = self.peek()
         negate = False
         if tok.kind == "kw" and tok.text == "NOT" and self.peek(1).text in ("BETWEEN", "IN", "LIKE"):
@@ -155,26 +174,36 @@ class _Parser:
         if tok.kind == "op" and tok.text in ("=", "<>", "!=", ">", "<", ">=", "<="):
             self.i += 1
             right, right_type = self.operand()
+            if left_type and right_type and left_type != right_type and self.strict:
+                raise InvalidInputError(f"{self.expression!r}: keys of different types compared")
+            self._spark_equivalent(left_type, self.last)
+            self._spark_equivalent(right_type, left_token)
             return _compare(tok.text, left, right, left_type or right_type)
         if tok.kind == "kw" and tok.text == "BETWEEN":
             self.i += 1
             low, _ = self.operand()
+            self._spark_equivalent(left_type, self.last)
             self.take("kw", "AND")
             high, _ = self.operand()
+            self._spark_equivalent(left_type, self.last)
             node = _and([_compare(">=", left, low, left_type), _compare("<=", left, high, left_type)])
             return _negate(node) if negate else node
         if tok.kind == "kw" and tok.text == "IN":
             self.i += 1
             self.take("op", "(")
             options = [self.operand()[0]]
+            self._spark_equivalent(left_type, self.last)
             while self.accept("op", ","):
                 options.append(self.operand()[0])
+                self._spark_equivalent(left_type, self.last)
             self.take("op", ")")
             node = _or([_compare("=", left, o, left_type) for o in options])
             return _negate(node) if negate else node
         if tok.kind == "kw" and tok.text == "LIKE":
             self.i += 1
             pattern, _ = self.operand()
+            if self.strict and left_type and left_type.lower() not in ("string", "varchar", "char"):
+                raise InvalidInputError(f"{self.expression!r}: LIKE on a non-text key")
             node = _like(left, pattern)
             return _negate(node) if negate else node
         if tok.kind == "kw" and tok.text == "IS":
@@ -239,11 +268,16 @@ def _like(left: Evaluator, pattern: Evaluator) -> Evaluator:
     return run
 
 
-def compile_expression(expression: str, key_types: Mapping[str, str]) -> Callable[[Row], bool]:
+def compile_expression(
+    expression: str, key_types: Mapping[str, str], *, spark_equivalent: bool = False
+) -> Callable[[Row], bool]:
     """Compile ``expression`` over partition keys (name -> Glue type) into a row predicate.
+
+    With ``spark_equivalent`` the expression is refused (InvalidInputError) wherever its result
+    could differ from Spark SQL's implicit casts, so a caller can fall back to Spark.
 
     Raises:
         InvalidInputError: the expression does not parse or names an unknown key.
     """
-    node = _Parser(expression, key_types).parse()
+    node = _Parser(expression, key_types, strict=spark_equivalent).parse()
     return lambda row: node({k.lower(): v for k, v in row.items()}) is True

@@ -106,7 +106,9 @@ class Crawler:
         except Exception as exc:  # a classifier bug must not lose the crawl; it is reported
             return f, None, None, f"{type(exc).__name__}: {exc}"
 
-    def _classify_all(self, files: list[DataFile], result: CrawlResult) -> tuple[list[FileVerdict], dict[str, FileStats]]:
+    def _classify_all(
+        self, files: list[DataFile], result: CrawlResult
+    ) -> tuple[list[FileVerdict], dict[str, FileStats]]:
         chosen = self._sampled(files)
         verdicts: dict[str, FileVerdict] = {}
         stats: dict[str, FileStats] = {}
@@ -141,7 +143,9 @@ class Crawler:
         return [f for group in per_folder.values() for f in group[: self.spec.sample_size]]
 
     # ----- planning --------------------------------------------------------------------------
-    def plan(self, result: CrawlResult, previous: dict[str, CrawledFile] | None) -> tuple[list[TablePlan], dict[str, FileStats], list[DataFile]]:
+    def plan(
+        self, result: CrawlResult, previous: dict[str, CrawledFile] | None
+    ) -> tuple[list[TablePlan], dict[str, FileStats], list[DataFile]]:
         grouping = self.spec.configuration.grouping
         plans: list[TablePlan] = []
         all_stats: dict[str, FileStats] = {}

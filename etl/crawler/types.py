@@ -14,7 +14,7 @@ from typing import Any, Union
 from etl.errors import SchemaError
 
 # A type is a primitive name, or ("struct", [(name, type)]), ("array", t), ("map", k, v).
-Type = Union[str, tuple]
+Type = Union[str, tuple]  # noqa: UP007 - a runtime alias, kept valid for isinstance-free use
 
 NULL = "null"  # no value seen yet; widens to anything
 _INTEGRAL = ["tinyint", "smallint", "int", "bigint"]

@@ -141,7 +141,9 @@ class DynamicFrame:
     def repartition(self, num_partitions: int, transformation_ctx: str = "", **_: Any) -> DynamicFrame:
         return self._derive(self._df.repartition(num_partitions), transformation_ctx=transformation_ctx)
 
-    def coalesce(self, num_partitions: int, shuffle: bool = False, transformation_ctx: str = "", **_: Any) -> DynamicFrame:
+    def coalesce(
+        self, num_partitions: int, shuffle: bool = False, transformation_ctx: str = "", **_: Any
+    ) -> DynamicFrame:
         df = self._df.repartition(num_partitions) if shuffle else self._df.coalesce(num_partitions)
         return self._derive(df, transformation_ctx=transformation_ctx)
 
@@ -233,7 +235,9 @@ class DynamicFrameCollection:
             raise TransformError(f"no frame named {key!r} in the collection (keys: {self.keys()})")
         return self._frames[key]
 
-    def map(self, callable: Callable[[DynamicFrame, str], DynamicFrame], transformation_ctx: str = "") -> DynamicFrameCollection:
+    def map(
+        self, callable: Callable[[DynamicFrame, str], DynamicFrame], transformation_ctx: str = ""
+    ) -> DynamicFrameCollection:
         """Apply ``callable(frame, transformation_ctx)`` to every frame."""
         return DynamicFrameCollection(
             {k: callable(v, f"{transformation_ctx}:{k}") for k, v in self._frames.items()},

@@ -78,11 +78,29 @@ def schema_from_catalog(keys: list[dict]) -> T.StructType:
     ])
 
 
+def prune_in_python(
+    partitions: list[PartitionDir], predicate: str, schema: T.StructType
+) -> list[PartitionDir] | None:
+    """Evaluate simple predicates (comparisons, IN, BETWEEN, LIKE, IS NULL, AND/OR/NOT) without
+    a Spark query; None when the predicate needs Spark (functions, casts, anything whose result
+    could differ from Spark SQL's)."""
+    from etl.catalog.expression import compile_expression
+    from etl.errors import InvalidInputError
+
+    types = {f.name: f.dataType.simpleString() for f in schema.fields}
+    try:
+        test = compile_expression(predicate, types, spark_equivalent=True)
+    except InvalidInputError:
+        return None
+    return [p for p in partitions if test({k: (None if v == HIVE_NULL else v) for k, v in p.values})]
+
+
 def prune(
     spark: SparkSession, partitions: list[PartitionDir], predicate: str, schema: T.StructType | None = None
 ) -> list[PartitionDir]:
     """The partitions whose values satisfy ``predicate``; key types are inferred from the
-    values unless ``schema`` gives them (as the catalog does).
+    values unless ``schema`` gives them (as the catalog does). Simple predicates are evaluated
+    in Python; anything else by Spark itself over a VALUES relation.
 
     Raises:
         DataSourceError: the predicate is not valid Spark SQL over the partition columns.
@@ -90,6 +108,16 @@ def prune(
     if not partitions:
         return []
     schema = schema or partition_schema(partitions)
+    fast = prune_in_python(partitions, predicate, schema)
+    if fast is not None:
+        return fast
+    return prune_with_spark(spark, partitions, predicate, schema)
+
+
+def prune_with_spark(
+    spark: SparkSession, partitions: list[PartitionDir], predicate: str, schema: T.StructType
+) -> list[PartitionDir]:
+    """Evaluate ``predicate`` with Spark SQL itself (any expression Spark accepts)."""
     # A VALUES list is a local relation: Spark evaluates it on the driver without launching
     # tasks, which keeps pruning in milliseconds rather than a job's worth of seconds.
     rows = ", ".join(
