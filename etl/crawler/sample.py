@@ -32,6 +32,7 @@ _EXTENSIONS = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bzip2", ".zst": "zstd", 
                ".lz4": "lz4", ".snappy": "snappy"}
 # Columnar formats compress inside the file; their extension is not a stream codec.
 _SELF_DESCRIBING = (b"PAR1", b"ORC", b"Obj\x01")
+_CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or 13 < b)
 
 
 def detect_compression(path: str | Path, first_bytes: bytes) -> str | None:
@@ -143,15 +144,23 @@ class FileSample:
 
     def text(self) -> str:
         """The sample decoded as UTF-8 (undecodable bytes replaced)."""
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
         return self.head.decode("utf-8", errors="replace")
 
-    def lines(self, limit: int = SAMPLE_RECORDS) -> list[str]:
-        """Up to ``limit`` complete, non-empty lines of the sample."""
-        text = self.text()
+    @cached_property
+    def _lines(self) -> list[str]:
+        text = self._text
         if self.truncated and "\n" in text:
             text = text[: text.rfind("\n")]
-        out = [line.rstrip("\r") for line in text.split("\n") if line.strip()]
-        return out[:limit]
+        return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+    def lines(self, limit: int = SAMPLE_RECORDS) -> list[str]:
+        """Up to ``limit`` complete, non-empty lines of the sample (decoded once per file:
+        every classifier asks for them)."""
+        return self._lines[:limit]
 
     @cached_property
     def is_binary(self) -> bool:
@@ -161,5 +170,5 @@ class FileSample:
             return False
         if b"\x00" in chunk:
             return True
-        control = sum(1 for b in chunk if b < 9 or 13 < b < 32)
+        control = len(chunk) - len(chunk.translate(None, _CONTROL_BYTES))
         return control / len(chunk) > 0.1

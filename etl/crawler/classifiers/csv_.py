@@ -78,10 +78,12 @@ class CsvClassifier:
         rows = [r for r in rows if len(r) == width]
         if not self.disable_value_trimming:
             rows = [[v.strip() for v in r] for r in rows]
-        has_header, why = self._header_decision(rows)
+        rest_types = self._infer(rows[1:], width)
+        has_header, why = self._header_decision(rows, rest_types)
         data = rows[1:] if has_header else rows
+        data_types = rest_types if has_header else self._infer(rows[:1], width, rest_types)
         names = self._names(rows[0] if has_header else None, width)
-        columns = [Column(n, format_type(t)) for n, t in zip(names, self._types(data, width), strict=True)]
+        columns = [Column(n, format_type(t)) for n, t in zip(names, self._finish(data_types), strict=True)]
         quoted = any(quote in line for line in lines[:50])
         params = {"delimiter": delimiter, "typeOfData": "file", "areColumnsQuoted": str(quoted).lower(),
                   "skip.header.line.count": "1" if has_header else "0"}
@@ -110,8 +112,12 @@ class CsvClassifier:
         )
 
     def _dialect(self, lines: list[str]) -> tuple[str, str, list[list[str]], float, int] | None:
-        delimiters = [self.delimiter] if self.delimiter else DELIMITERS
-        quotes = [self.quote_symbol] if self.quote_symbol else QUOTES
+        # Only candidates that occur at all are worth a parse (a delimiter must be in the first row).
+        delimiters = [self.delimiter] if self.delimiter else [d for d in DELIMITERS if d in lines[0]]
+        if not delimiters:
+            delimiters = DELIMITERS[:1]
+        text = "\n".join(lines)
+        quotes = [self.quote_symbol] if self.quote_symbol else ([q for q in QUOTES if q in text] or QUOTES[:1])
         best = None
         for delimiter in delimiters:
             for quote in quotes:
@@ -122,19 +128,17 @@ class CsvClassifier:
                     best = (score, (delimiter, quote, rows, consistency, width))
         return best[1] if best and best[0][2] > 0 else None
 
-    def _header_decision(self, rows: list[list[str]]) -> tuple[bool, str]:
+    def _header_decision(self, rows: list[list[str]], rest_types: list[Type]) -> tuple[bool, str]:
         if self.contains_header == "PRESENT":
             return True, "header PRESENT (custom classifier)"
         if self.contains_header == "ABSENT":
             return False, "header ABSENT (custom classifier)"
-        first, rest = rows[0], rows[1:]
-        first_types = [infer_text(v) for v in first]
-        if not all(t == "string" for t in first_types):
+        first = rows[0]
+        if not all(infer_text(v) == "string" for v in first):
             return False, "no header: the first row has non-string values"
         if len(set(first)) != len(first) or any(v == "" for v in first):
             return False, "no header: first-row values are empty or repeated"
-        data_types = self._types(rest, len(first))
-        if all(t in ("string", NULL) for t in data_types):
+        if all(t in ("string", NULL) for t in rest_types):
             return False, "no header: every column is a string, so the first row is not distinguishable"
         return True, "header: the first row is all strings while some data columns are typed"
 
@@ -154,12 +158,25 @@ class CsvClassifier:
             names.append(name if seen[name] == 1 else f"{name}_{seen[name]}")
         return names
 
-    def _types(self, rows: list[list[str]], width: int) -> list[Type]:
-        allowed = {_GLUE_TYPES[t.upper()] for t in self.custom_datatypes}
-        types: list[Type] = [NULL] * width
+    @staticmethod
+    def _infer(rows: list[list[str]], width: int, start: list[Type] | None = None) -> list[Type]:
+        """Widened type per column; a column that reached string is not looked at again."""
+        types: list[Type] = list(start) if start else [NULL] * width
+        open_columns = [i for i in range(width) if types[i] != "string"]
         for row in rows:
-            for i, value in enumerate(row[:width]):
-                types[i], _ = widen(types[i], infer_text(value))
+            still_open = []
+            for i in open_columns:
+                types[i], _ = widen(types[i], infer_text(row[i]))
+                if types[i] != "string":
+                    still_open.append(i)
+            open_columns = still_open
+            if not open_columns:
+                break
+        return types
+
+    def _finish(self, types: list[Type]) -> list[Type]:
+        """Glue's CSV type names, restricted to the custom datatypes when configured."""
+        allowed = {_GLUE_TYPES[t.upper()] for t in self.custom_datatypes}
         out: list[Type] = []
         for t in types:
             t = "string" if t == NULL else t

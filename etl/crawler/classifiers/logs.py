@@ -65,7 +65,15 @@ class GrokClassifier:
         sampled = records[:SAMPLE_RECORDS]
         if not sampled:
             return None
-        matched = sum(1 for line in sampled if self.grok.match(line) is not None)
+        allowed_misses = len(sampled) - MIN_MATCH_FRACTION * len(sampled)
+        matched = misses = 0
+        for line in sampled:
+            if self.grok.match(line) is not None:
+                matched += 1
+            else:
+                misses += 1
+                if misses > allowed_misses:
+                    return None  # cannot reach the minimum fraction any more
         fraction = matched / len(sampled)
         if fraction < MIN_MATCH_FRACTION:
             return None
