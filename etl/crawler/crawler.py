@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
+import multiprocessing as mp
 import os
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +25,15 @@ from etl.errors import ClassificationError, EntityNotFoundError, EtlError
 from etl.io import listing
 
 log = logging.getLogger("etl.crawler")
+
+PARALLEL_FROM_FILES = 500  # below this, starting worker processes costs more than it saves
+MAX_WORKERS = 8
+_WORKER_CRAWLER: Crawler | None = None
+
+
+def _classify_in_worker(f: DataFile) -> tuple[DataFile, Classification | None, FileStats | None, str | None]:
+    assert _WORKER_CRAWLER is not None
+    return _WORKER_CRAWLER._classify_file(f)
 
 # What makes two table definitions "different" (stats alone do not archive a new version).
 _STRUCTURAL = ("Columns", "Location", "InputFormat", "OutputFormat", "SerdeInfo")
@@ -112,9 +124,7 @@ class Crawler:
         chosen = self._sampled(files)
         verdicts: dict[str, FileVerdict] = {}
         stats: dict[str, FileStats] = {}
-        # Classification is pure Python (GIL-bound): threads measured slower than a plain loop
-        # on local disks (bench/bench_crawler.py), so files are classified one after another.
-        for f, verdict, stat, error in map(self._classify_file, chosen):
+        for f, verdict, stat, error in self._map_classify(chosen):
             if error is not None:
                 result.errors.append(FileError(f.path, error))
                 result.files_skipped += 1
@@ -133,6 +143,24 @@ class Crawler:
                 per_byte = ref_stat.records / ref.file.size if ref.file.size else 0
                 stats[f.path] = FileStats(round(per_byte * f.size), False)
         return [verdicts[f.path] for f in files if f.path in verdicts], stats
+
+    def _map_classify(self, files: list[DataFile]) -> Iterator[tuple[DataFile, Classification | None,
+                                                                     FileStats | None, str | None]]:
+        """Classify ``files`` in order. Classification is pure Python (GIL-bound): threads
+        measured slower than a loop, so large crawls fork one process per core instead."""
+        workers = min(os.cpu_count() or 1, MAX_WORKERS)
+        if len(files) < PARALLEL_FROM_FILES or workers < 2 or "fork" not in mp.get_all_start_methods():
+            return map(self._classify_file, files)
+        global _WORKER_CRAWLER
+        _WORKER_CRAWLER = self  # inherited by the forked workers, never pickled
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"))
+        chunk = max(1, len(files) // (workers * 8))
+
+        def results() -> Iterator[tuple[DataFile, Classification | None, FileStats | None, str | None]]:
+            with pool:
+                yield from pool.map(_classify_in_worker, files, chunksize=chunk)
+
+        return results()
 
     def _sampled(self, files: list[DataFile]) -> list[DataFile]:
         if not self.spec.sample_size:

@@ -29,8 +29,10 @@ def merge_columns(verdicts: list[FileVerdict]) -> list[Column]:
     seen: dict[str, set[str]] = defaultdict(set)
     names: dict[str, str] = {}
     conflicted: set[str] = set()
-    for v in verdicts:
-        for col in v.classification.columns:
+    # Thousands of files usually share a handful of schemas: merge each distinct one once.
+    distinct = dict.fromkeys(tuple(v.classification.columns) for v in verdicts)
+    for columns_of_file in distinct:
+        for col in columns_of_file:
             key = col.name.lower()
             if key not in types:
                 order.append(key)

@@ -8,6 +8,7 @@ else falls back to string, flagged as a conflict so the catalog can show the cho
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from datetime import date, datetime
 from typing import Any, Union
 
@@ -23,7 +24,9 @@ _ALIASES = {"integer": "int", "long": "bigint", "short": "smallint", "byte": "ti
 
 
 # ----- parse / format -------------------------------------------------------------------------
+@lru_cache(maxsize=4096)
 def parse_type(text: str) -> Type:
+    """Parse a type string (cached: the result must not be mutated)."""
     parser = _TypeParser(text)
     result = parser.parse()
     if parser.pos != len(parser.text):
