@@ -82,9 +82,11 @@ class CrawlStore:
             return [_run_shape(r) for r in rows]
 
     def crawled_files(self, crawler: str) -> dict[str, CrawledFile]:
-        with self._session() as s:
-            rows = s.scalars(select(CrawledFileRow).where(CrawledFileRow.crawler_name == crawler)).all()
-            return {r.path: CrawledFile(r.path, r.folder, r.size, r.mtime, r.table_name) for r in rows}
+        columns = (CrawledFileRow.path, CrawledFileRow.folder, CrawledFileRow.size, CrawledFileRow.mtime,
+                   CrawledFileRow.table_name)
+        with self._session() as s:  # plain rows, not ORM objects: a re-crawl loads thousands
+            rows = s.execute(select(*columns).where(CrawledFileRow.crawler_name == crawler)).all()
+            return {r[0]: CrawledFile(*r) for r in rows}
 
     def record_files(self, crawler: str, files: Iterable[CrawledFile], *, replace: bool) -> None:
         """Remember what this crawl read; ``replace`` forgets files not seen this time."""

@@ -16,13 +16,12 @@ from typing import Any
 from etl.catalog import Catalog
 from etl.catalog.crawls import CrawledFile, CrawlStore
 from etl.crawler.classifiers.base import Classifier, builtin_classifiers
-from etl.crawler.discover import DataFile, FileVerdict, TablePlan, delta_roots, group_tables, list_files
+from etl.crawler.discover import DataFile, FileVerdict, TablePlan, group_tables, list_files
 from etl.crawler.model import Classification
 from etl.crawler.sample import FileSample
 from etl.crawler.spec import CrawlerSpec
 from etl.crawler.tables import FileStats, partition_inputs, table_input
 from etl.errors import ClassificationError, EntityNotFoundError, EtlError
-from etl.io import listing
 
 log = logging.getLogger("etl.crawler")
 
@@ -179,12 +178,11 @@ class Crawler:
         all_stats: dict[str, FileStats] = {}
         listed: list[DataFile] = []
         for target in self.spec.targets.s3_targets:
-            deltas = delta_roots(listing.locate(target.path))
+            loc, files, deltas = list_files(target.path, target.exclusions)
             for root in deltas:
                 # Parquet files of a Delta table include removed versions: never crawl them as Parquet.
                 result.logged_changes.append(
-                    f"{target.path.rstrip('/')}/{root}: Delta table (has _delta_log); not crawled as files")
-            loc, files = list_files(target.path, target.exclusions, skip_folders=deltas)
+                    f"{loc.spark_path(loc.root)}/{root}: Delta table (has _delta_log); not crawled as files")
             listed.extend(files)
             if previous is not None:
                 # CRAWL_NEW_FOLDERS_ONLY: files read by an earlier crawl are not read again.

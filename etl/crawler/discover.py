@@ -34,32 +34,34 @@ class DataFile:
         return self.relative.rsplit("/", 1)[0] if "/" in self.relative else ""
 
 
-def delta_roots(loc: listing.Location) -> list[str]:
+def delta_roots(listed: list[listing.pafs.FileInfo], loc: listing.Location) -> list[str]:
     """Folders below the include path that hold a Delta table (a ``_delta_log`` folder)."""
-    selector = listing.pafs.FileSelector(loc.root, recursive=True, allow_not_found=True)
     return sorted(
         info.path[: -len("/_delta_log")][len(loc.root):].strip("/")
-        for info in loc.fs.get_file_info(selector)
+        for info in listed
         if info.type == listing.pafs.FileType.Directory and info.base_name == "_delta_log"
     )
 
 
-def list_files(include_path: str, exclusions: list[str] | None = None,
-               skip_folders: list[str] | None = None) -> tuple[listing.Location, list[DataFile]]:
-    """Data files under ``include_path``: hidden names, ``_temporary``, empty files and files
-    inside ``skip_folders`` (relative paths) left out."""
+def list_files(
+    include_path: str, exclusions: list[str] | None = None
+) -> tuple[listing.Location, list[DataFile], list[str]]:
+    """Data files under ``include_path`` (hidden names, ``_temporary`` and empty files left out)
+    and the Delta table folders found there, whose files are left out too: one listing."""
     loc = listing.locate(include_path)
-    skip = tuple(f"{s}/" for s in skip_folders or [])
+    listed = listing.entries(loc)
+    deltas = delta_roots(listed, loc)
+    skip = tuple(f"{d}/" for d in deltas)
     files = []
-    for info in listing.data_files(loc, recurse=True, exclusions=exclusions):
+    for info in listing.data_files(loc, exclusions=exclusions, listed=listed):
         if info.size == 0:
             continue
         relative = info.path[len(loc.root):].lstrip("/")
-        if skip and (relative.startswith(skip) or "" in skip_folders):  # type: ignore[operator]
+        if "" in deltas or (skip and relative.startswith(skip)):
             continue
         mtime = info.mtime.timestamp() if info.mtime is not None else 0.0
         files.append(DataFile(info.path, relative, info.size, mtime))
-    return loc, files
+    return loc, files, deltas
 
 
 @dataclass

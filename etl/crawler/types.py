@@ -8,8 +8,8 @@ else falls back to string, flagged as a conflict so the catalog can show the cho
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Union
 
 from etl.errors import SchemaError

@@ -96,21 +96,40 @@ def partition_dirs(loc: Location) -> list[PartitionDir]:
     return sorted(found, key=lambda p: p.path)
 
 
-def data_files(loc: Location, *, recurse: bool = True, exclusions: list[str] | None = None) -> list[pafs.FileInfo]:
-    """Data files below the root, minus hidden names and Glue-style exclusion globs.
+def entries(loc: Location, *, recurse: bool = True) -> list[pafs.FileInfo]:
+    """Every file and folder below the root (one listing call), or the root itself if it is a
+    file.
 
-    Exclusion globs are matched against the path relative to the root, as Glue does
-    (``**.json``, ``logs/*.tmp``); ``*`` stays within a folder, ``**`` crosses folders.
+    Raises:
+        DataSourceError: the root does not exist.
     """
-    patterns = [_glob_regex(p) for p in exclusions or []]
-    selector = pafs.FileSelector(loc.root, recursive=recurse, allow_not_found=True)
     info = loc.fs.get_file_info(loc.root)
     if info.type == pafs.FileType.NotFound:
         raise DataSourceError(f"path not found: {loc.spark_path(loc.root)}")
     if info.type == pafs.FileType.File:
         return [info]
+    return loc.fs.get_file_info(pafs.FileSelector(loc.root, recursive=recurse, allow_not_found=True))
+
+
+def data_files(
+    loc: Location,
+    *,
+    recurse: bool = True,
+    exclusions: list[str] | None = None,
+    listed: list[pafs.FileInfo] | None = None,
+) -> list[pafs.FileInfo]:
+    """Data files below the root, minus hidden names and Glue-style exclusion globs.
+
+    Exclusion globs are matched against the path relative to the root, as Glue does
+    (``**.json``, ``logs/*.tmp``); ``*`` stays within a folder, ``**`` crosses folders.
+    ``listed`` reuses the result of :func:`entries` instead of listing again.
+    """
+    patterns = [_glob_regex(p) for p in exclusions or []]
+    found = listed if listed is not None else entries(loc, recurse=recurse)
+    if len(found) == 1 and found[0].path.rstrip("/") == loc.root and found[0].type == pafs.FileType.File:
+        return found
     files = []
-    for entry in loc.fs.get_file_info(selector):
+    for entry in found:
         if entry.type != pafs.FileType.File:
             continue
         relative = entry.path[len(loc.root):].lstrip("/")
