@@ -31,7 +31,8 @@ test-fast: setup
 	$(BIN)/pytest -q -m "not e2e"
 
 bench: setup
-	$(BIN)/python bench/bench_io.py
+	$(BIN)/python bench/bench_io.py --rows 5000000 --runs 3 --prune-rows 5000000 40000000
+	$(BIN)/python bench/bench_crawler.py --files 10000 --runs 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check etl awsglue jobs tests bench

@@ -119,18 +119,18 @@ def main() -> None:
     for run in range(args.runs):
         df_path, dyf_path = str(work / f"df_{run}"), str(work / f"dyf_{run}")
 
-        def df_write():
+        def df_write(df_path=df_path):
             source.write.mode("overwrite").partitionBy(*KEYS).parquet(df_path)
 
-        def dyf_write():
+        def dyf_write(dyf_path=dyf_path):
             glue.write_dynamic_frame.from_options(
                 DynamicFrame.fromDF(source, glue, "sales"), "s3",
                 {"path": dyf_path, "partitionKeys": KEYS, "mode": "overwrite"}, format="parquet")
 
-        def df_read():
+        def df_read(df_path=df_path):
             return aggregate(spark.read.parquet(df_path))
 
-        def dyf_read():
+        def dyf_read(dyf_path=dyf_path):
             return aggregate(glue.create_dynamic_frame.from_options(
                 "s3", {"paths": [dyf_path]}, format="parquet").toDF())
 

@@ -7,13 +7,14 @@ Run it with plain spark-submit:
 import sys
 import time
 
+from pyspark.context import SparkContext
+from pyspark.sql import functions as F
+
 from awsglue.context import GlueContext
 from awsglue.dynamicframe import DynamicFrame
 from awsglue.job import Job
 from awsglue.transforms import *  # noqa: F403
 from awsglue.utils import getResolvedOptions
-from pyspark.context import SparkContext
-from pyspark.sql import functions as F
 
 args = getResolvedOptions(sys.argv, ["JOB_NAME", "input_path", "output_path"])
 started = time.perf_counter()
