@@ -32,7 +32,8 @@ _EXTENSIONS = {".gz": "gzip", ".gzip": "gzip", ".bz2": "bzip2", ".zst": "zstd", 
                ".lz4": "lz4", ".snappy": "snappy"}
 # Columnar formats compress inside the file; their extension is not a stream codec.
 _SELF_DESCRIBING = (b"PAR1", b"ORC", b"Obj\x01")
-_CONTROL_BYTES = bytes(b for b in range(32) if b < 9 or 13 < b)
+# Control bytes that do not occur in text; Ctrl-A (\x01) is Hive's default field delimiter.
+_CONTROL_BYTES = bytes(b for b in range(32) if (b < 9 or 13 < b) and b != 1)
 
 
 def detect_compression(path: str | Path, first_bytes: bytes) -> str | None:
