@@ -8,6 +8,7 @@ else falls back to string, flagged as a conflict so the catalog can show the cho
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import lru_cache
 from typing import Any, Union
@@ -206,8 +207,14 @@ def widen(a: Type, b: Type) -> tuple[Type, bool]:
     return "string", True
 
 
-def merge_fields(a: list[tuple[str, Type]], b: list[tuple[str, Type]]) -> tuple[list[tuple[str, Type]], bool]:
-    """Union of two field lists in first-seen order, widening shared names (case-insensitive)."""
+def merge_fields(
+    a: list[tuple[str, Type]],
+    b: list[tuple[str, Type]],
+    widen_fn: Callable[[Type, Type], tuple[Type, bool]] | None = None,
+) -> tuple[list[tuple[str, Type]], bool]:
+    """Union of two field lists in first-seen order, widening shared names (case-insensitive)
+    with ``widen_fn`` (default :func:`widen`; formats such as XML bring their own rules)."""
+    widen_fn = widen_fn or widen
     out: list[tuple[str, Type]] = list(a)
     index = {name.lower(): i for i, (name, _) in enumerate(out)}
     conflict = False
@@ -217,7 +224,7 @@ def merge_fields(a: list[tuple[str, Type]], b: list[tuple[str, Type]]) -> tuple[
             index[name.lower()] = len(out)
             out.append((name, t))
         else:
-            merged, c = widen(out[i][1], t)
+            merged, c = widen_fn(out[i][1], t)
             conflict = conflict or c
             out[i] = (out[i][0], merged)
     return out, conflict

@@ -42,25 +42,6 @@ def decimal_type(value: Decimal) -> Type:
     return DECIMAL_DEFAULT
 
 
-def merge_fields_with(
-    a: list[tuple[str, Type]], b: list[tuple[str, Type]], widen_fn: Widen = widen
-) -> tuple[list[tuple[str, Type]], bool]:
-    """Like :func:`etl.crawler.types.merge_fields` with a format-specific widening rule."""
-    out = list(a)
-    index = {name.lower(): i for i, (name, _) in enumerate(out)}
-    conflict = False
-    for name, t in b:
-        i = index.get(name.lower())
-        if i is None:
-            index[name.lower()] = len(out)
-            out.append((name, t))
-        else:
-            merged, c = widen_fn(out[i][1], t)
-            conflict = conflict or c
-            out[i] = (out[i][0], merged)
-    return out, conflict
-
-
 def columns_of(records: Iterable[list[tuple[str, Type]]], widen_fn: Widen = widen) -> list[Column]:
     """Merge the top-level fields of each record into catalog columns (first-seen order).
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element, ParseError, XMLPullParser
 
-from etl.crawler.classifiers._records import columns_of, merge_fields_with, text_parameters
+from etl.crawler.classifiers._records import columns_of, text_parameters
 from etl.crawler.model import Classification
 from etl.crawler.sample import SAMPLE_RECORDS, FileSample
-from etl.crawler.types import NULL, Type, infer_text, widen
+from etl.crawler.types import NULL, Type, infer_text, merge_fields, widen
 from etl.errors import ConfigError
 
 XML_SERDE = "com.ibm.spss.hive.serde2.xml.XmlSerDe"
@@ -148,7 +148,7 @@ def xml_widen(a: Type, b: Type) -> tuple[Type, bool]:
     a_struct = isinstance(a, tuple) and a[0] == "struct"
     b_struct = isinstance(b, tuple) and b[0] == "struct"
     if a_struct and b_struct:
-        fields, conflict = merge_fields_with(a[1], b[1], xml_widen)
+        fields, conflict = merge_fields(a[1], b[1], xml_widen)
         return ("struct", fields), conflict
     if a_struct and isinstance(b, str):
         return xml_widen(a, ("struct", [(VALUE_TAG, b)]))
