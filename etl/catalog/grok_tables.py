@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from etl.crawler.classifiers.grok import compile_grok
 from etl.frame.records import error_frame
+from etl.sqltext import sql_string
 
 _NAMED_GROUP = re.compile(r"\(\?P<[^>]+>")
 
@@ -29,10 +30,6 @@ def _grok_parameters(table: dict[str, Any]) -> tuple[str | None, str]:
     return params.get("grokPattern"), params.get("grokCustomPatterns", "")
 
 
-def _sql_string(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def field_expressions(table: dict[str, Any]) -> tuple[str, list[str]]:
     """The whole-line Java regex and one SQL expression per column of ``table``."""
     pattern, custom = _grok_parameters(table)
@@ -44,7 +41,7 @@ def field_expressions(table: dict[str, Any]) -> tuple[str, list[str]]:
     types = {c["Name"]: c.get("Type", "string") for c in table["StorageDescriptor"].get("Columns", [])}
     expressions = []
     for name, groups in grok.groups.items():
-        extracts = [f"nullif(regexp_extract(value, {_sql_string(java_regex)}, {index[g]}), '')" for g in groups]
+        extracts = [f"nullif(regexp_extract(value, {sql_string(java_regex)}, {index[g]}), '')" for g in groups]
         value = extracts[0] if len(extracts) == 1 else f"coalesce({', '.join(extracts)})"
         expressions.append(f"CAST({value} AS {types.get(name, 'string')}) AS `{name}`")
     return java_regex, expressions
@@ -79,4 +76,4 @@ def view_statement(database: str, table: dict[str, Any]) -> str:
     keys = [f"`{k['Name']}`" for k in table.get("PartitionKeys", [])]
     select = ", ".join([*expressions, *keys])
     return (f"CREATE OR REPLACE VIEW `{database}`.`{table['Name']}` AS SELECT {select} "
-            f"FROM text.`{location}` WHERE value RLIKE {_sql_string(regex)}")
+            f"FROM text.`{location}` WHERE value RLIKE {sql_string(regex)}")

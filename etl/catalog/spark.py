@@ -18,6 +18,7 @@ from etl.catalog.formats import spark_format
 from etl.catalog.grok_tables import is_grok_table, view_statement
 from etl.catalog.store import Catalog
 from etl.errors import CatalogError
+from etl.sqltext import sql_ident, sql_string
 
 log = logging.getLogger("etl.catalog")
 
@@ -26,14 +27,6 @@ log = logging.getLogger("etl.catalog")
 class Registration:
     registered: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # table -> reason
-
-
-def _q(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _lit(text: str) -> str:
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def create_statement(database: str, table: dict[str, Any]) -> str:
@@ -45,19 +38,19 @@ def create_statement(database: str, table: dict[str, Any]) -> str:
     location = sd.get("Location")
     if not location:
         raise CatalogError(f"table {table['Name']} has no Location")
-    target = f"{_q(database)}.{_q(table['Name'])}"
+    target = f"{sql_ident(database)}.{sql_ident(table['Name'])}"
     if fmt.source == "delta":
-        return f"CREATE TABLE IF NOT EXISTS {target} USING delta LOCATION {_lit(location)}"
+        return f"CREATE TABLE IF NOT EXISTS {target} USING delta LOCATION {sql_string(location)}"
     keys = table.get("PartitionKeys", [])
     columns = [*sd.get("Columns", []), *keys]
-    cols = ", ".join(f"{_q(c['Name'])} {c.get('Type', 'string')}" for c in columns)
-    options = ", ".join(f"{_q(k)} {_lit(v)}" for k, v in fmt.spark_options().items())
+    cols = ", ".join(f"{sql_ident(c['Name'])} {c.get('Type', 'string')}" for c in columns)
+    options = ", ".join(f"{sql_ident(k)} {sql_string(v)}" for k, v in fmt.spark_options().items())
     stmt = f"CREATE TABLE IF NOT EXISTS {target} ({cols}) USING {fmt.source}"
     if options:
         stmt += f" OPTIONS ({options})"
     if keys:
-        stmt += f" PARTITIONED BY ({', '.join(_q(k['Name']) for k in keys)})"
-    return stmt + f" LOCATION {_lit(location)}"
+        stmt += f" PARTITIONED BY ({', '.join(sql_ident(k['Name']) for k in keys)})"
+    return stmt + f" LOCATION {sql_string(location)}"
 
 
 def partition_statement(database: str, table: dict[str, Any], partitions: list[dict[str, Any]]) -> str | None:
@@ -66,10 +59,10 @@ def partition_statement(database: str, table: dict[str, Any], partitions: list[d
         return None
     specs = []
     for p in partitions:
-        pairs = ", ".join(f"{_q(k)} = {_lit(v)}" for k, v in zip(keys, p["Values"], strict=True))
+        pairs = ", ".join(f"{sql_ident(k)} = {sql_string(v)}" for k, v in zip(keys, p["Values"], strict=True))
         location = p.get("StorageDescriptor", {}).get("Location")
-        specs.append(f"PARTITION ({pairs})" + (f" LOCATION {_lit(location)}" if location else ""))
-    return (f"ALTER TABLE {_q(database)}.{_q(table['Name'])} ADD IF NOT EXISTS " + " ".join(specs))
+        specs.append(f"PARTITION ({pairs})" + (f" LOCATION {sql_string(location)}" if location else ""))
+    return (f"ALTER TABLE {sql_ident(database)}.{sql_ident(table['Name'])} ADD IF NOT EXISTS " + " ".join(specs))
 
 
 def register(spark: SparkSession, catalog: Catalog, databases: list[str] | None = None) -> Registration:
@@ -80,12 +73,12 @@ def register(spark: SparkSession, catalog: Catalog, databases: list[str] | None 
     result = Registration()
     names = databases or [d["Name"] for d in catalog.get_databases()["DatabaseList"]]
     for db in names:
-        spark.sql(f"CREATE DATABASE IF NOT EXISTS {_q(db)}")
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {sql_ident(db)}")
         for table in catalog.get_tables(db)["TableList"]:
             full = f"{db}.{table['Name']}"
             try:
-                spark.sql(f"DROP VIEW IF EXISTS {_q(db)}.{_q(table['Name'])}")
-                spark.sql(f"DROP TABLE IF EXISTS {_q(db)}.{_q(table['Name'])}")
+                spark.sql(f"DROP VIEW IF EXISTS {sql_ident(db)}.{sql_ident(table['Name'])}")
+                spark.sql(f"DROP TABLE IF EXISTS {sql_ident(db)}.{sql_ident(table['Name'])}")
                 if is_grok_table(table):
                     spark.sql(view_statement(db, table))
                     result.registered.append(full)

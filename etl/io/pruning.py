@@ -15,6 +15,7 @@ from pyspark.sql import types as T
 
 from etl.errors import DataSourceError
 from etl.io.listing import PartitionDir
+from etl.sqltext import sql_string
 
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 _INT = re.compile(r"^-?\d{1,18}$")
@@ -57,10 +58,9 @@ def _literal(value: str, dtype: T.DataType) -> str:
     """A SQL literal of the partition value, typed like the column."""
     if value == HIVE_NULL:
         return f"CAST(NULL AS {dtype.simpleString()})"
-    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
     if isinstance(dtype, T.StringType):
-        return f"'{escaped}'"
-    return f"CAST('{escaped}' AS {dtype.simpleString()})"
+        return sql_string(value)
+    return f"CAST({sql_string(value)} AS {dtype.simpleString()})"
 
 
 _CATALOG_TYPES: dict[str, T.DataType] = {
