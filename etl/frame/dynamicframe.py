@@ -6,7 +6,7 @@ pipeline keeps going past bad input and can still account for every record it di
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame
@@ -14,6 +14,7 @@ from pyspark.sql import types as T
 
 from etl.errors import ErrorThresholdExceededError
 from etl.frame.records import empty_errors, union_errors
+from etl.frame.types import tree_string
 
 if TYPE_CHECKING:
     from etl.context import GlueContext
@@ -59,7 +60,7 @@ class DynamicFrame:
         """Wrap a DataFrame (Glue: ``DynamicFrame.fromDF(df, glueContext, "name")``)."""
         return cls(dataframe, glue_ctx, name)
 
-    def _derive(
+    def derive(
         self,
         df: DataFrame,
         *,
@@ -69,7 +70,9 @@ class DynamicFrame:
         stage_threshold: int = 0,
         total_threshold: int = 0,
     ) -> DynamicFrame:
-        """A new frame downstream of this one: upstream errors carry over."""
+        """A new frame downstream of this one (for transform authors): upstream errors carry
+        over, ``stage_errors`` are this stage's error records, and the thresholds are checked
+        now, raising :class:`~etl.errors.ErrorThresholdExceededError` when crossed."""
         frame = DynamicFrame(
             df,
             self.glue_ctx,
@@ -93,7 +96,8 @@ class DynamicFrame:
         return self._df.schema
 
     def printSchema(self) -> None:
-        print(self._df.schema.treeString())
+        """Print the schema as Glue does, choice types with their alternatives."""
+        print(tree_string(self._df.schema), end="")
 
     def show(self, num_rows: int = 20) -> None:
         """Print the first records as JSON, one per line, as Glue does."""
@@ -139,18 +143,18 @@ class DynamicFrame:
 
     # ----- partitioning and set operations --------------------------------------------------
     def repartition(self, num_partitions: int, transformation_ctx: str = "", **_: Any) -> DynamicFrame:
-        return self._derive(self._df.repartition(num_partitions), transformation_ctx=transformation_ctx)
+        return self.derive(self._df.repartition(num_partitions), transformation_ctx=transformation_ctx)
 
     def coalesce(
         self, num_partitions: int, shuffle: bool = False, transformation_ctx: str = "", **_: Any
     ) -> DynamicFrame:
         df = self._df.repartition(num_partitions) if shuffle else self._df.coalesce(num_partitions)
-        return self._derive(df, transformation_ctx=transformation_ctx)
+        return self.derive(df, transformation_ctx=transformation_ctx)
 
     def union(self, other_frame: DynamicFrame, transformation_ctx: str = "", **_: Any) -> DynamicFrame:
         """Records of both frames; columns missing on one side are null (schemas are merged)."""
         df = self._df.unionByName(other_frame.toDF(), allowMissingColumns=True)
-        frame = self._derive(df, transformation_ctx=transformation_ctx)
+        frame = self.derive(df, transformation_ctx=transformation_ctx)
         frame._errors = union_errors(self._errors, other_frame._errors)
         return frame
 
@@ -169,7 +173,7 @@ class DynamicFrame:
         from etl.transforms.merge import merge_frames
 
         df = merge_frames(self._df, stage_dynamic_frame.toDF(), primary_keys)
-        frame = self._derive(
+        frame = self.derive(
             df,
             transformation_ctx=transformation_ctx,
             stage_threshold=stageThreshold,
@@ -178,10 +182,10 @@ class DynamicFrame:
         frame._errors = union_errors(self._errors, stage_dynamic_frame._errors)
         return frame
 
-    # ----- transforms (Glue's method spellings) ----------------------------------------------
+    # ----- transforms (Glue's method spellings; each delegates to its Transform class) --------
     def apply_mapping(
         self,
-        mappings: list[tuple[str, ...]],
+        mappings: Sequence[Sequence[str]],
         case_sensitive: bool = False,
         transformation_ctx: str = "",
         info: str = "",
@@ -189,17 +193,345 @@ class DynamicFrame:
         totalThreshold: int = 0,
     ) -> DynamicFrame:
         """See :class:`etl.transforms.apply_mapping.ApplyMapping`."""
-        from etl.transforms.apply_mapping import apply_mapping
+        from etl.transforms.apply_mapping import ApplyMapping
 
-        df = apply_mapping(self._df, mappings, case_sensitive=case_sensitive)
-        return self._derive(
-            df,
+        return ApplyMapping.apply(
+            frame=self,
+            mappings=mappings,
+            caseSensitive=case_sensitive,
             transformation_ctx=transformation_ctx,
-            stage_threshold=stageThreshold,
-            total_threshold=totalThreshold,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
         )
 
     applyMapping = apply_mapping
+
+    def resolveChoice(
+        self,
+        specs: Sequence[tuple[str, str]] | None = None,
+        choice: str = "",
+        database: str | None = None,
+        table_name: str | None = None,
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+        catalog_id: str | None = None,
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.resolve_choice.ResolveChoice`."""
+        from etl.transforms.resolve_choice import ResolveChoice
+
+        return ResolveChoice.apply(
+            frame=self,
+            specs=specs,
+            choice=choice,
+            database=database,
+            table_name=table_name,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+            catalog_id=catalog_id,
+        )
+
+    resolve_choice = resolveChoice
+
+    def drop_fields(
+        self,
+        paths: Sequence[str],
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.fields.DropFields`."""
+        from etl.transforms.fields import DropFields
+
+        return DropFields.apply(
+            frame=self,
+            paths=paths,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def select_fields(
+        self,
+        paths: Sequence[str],
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.fields.SelectFields`."""
+        from etl.transforms.fields import SelectFields
+
+        return SelectFields.apply(
+            frame=self,
+            paths=paths,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def drop_null_fields(
+        self, transformation_ctx: str = "", info: str = "", stageThreshold: int = 0, totalThreshold: int = 0
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.fields.DropNullFields`."""
+        from etl.transforms.fields import DropNullFields
+
+        return DropNullFields.apply(
+            frame=self,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def rename_field(
+        self,
+        oldName: str,
+        newName: str,
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.fields.RenameField`."""
+        from etl.transforms.fields import RenameField
+
+        return RenameField.apply(
+            frame=self,
+            old_name=oldName,
+            new_name=newName,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def unnest(
+        self, transformation_ctx: str = "", info: str = "", stageThreshold: int = 0, totalThreshold: int = 0
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.fields.UnnestFrame`."""
+        from etl.transforms.fields import UnnestFrame
+
+        return UnnestFrame.apply(
+            frame=self,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def filter(
+        self,
+        f: Callable[[Any], bool],
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.python_functions.Filter`."""
+        from etl.transforms.python_functions import Filter
+
+        return Filter.apply(
+            frame=self,
+            f=f,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def map(
+        self,
+        f: Callable[[Any], Any],
+        preservesPartitioning: bool = False,
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.python_functions.Map`."""
+        from etl.transforms.python_functions import Map
+
+        return Map.apply(
+            frame=self,
+            f=f,
+            preservesPartitioning=preservesPartitioning,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def join(
+        self,
+        paths1: Sequence[str],
+        paths2: Sequence[str],
+        frame2: DynamicFrame,
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.join.Join`."""
+        from etl.transforms.join import Join
+
+        return Join.apply(
+            frame1=self,
+            frame2=frame2,
+            keys1=paths1,
+            keys2=paths2,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def split_fields(
+        self,
+        paths: Sequence[str],
+        name1: str,
+        name2: str,
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrameCollection:
+        """See :class:`etl.transforms.split.SplitFields`."""
+        from etl.transforms.split import SplitFields
+
+        return SplitFields.apply(
+            frame=self,
+            paths=paths,
+            name1=name1,
+            name2=name2,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def split_rows(
+        self,
+        comparison_dict: Mapping[str, Mapping[str, Any]],
+        name1: str,
+        name2: str,
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrameCollection:
+        """See :class:`etl.transforms.split.SplitRows`."""
+        from etl.transforms.split import SplitRows
+
+        return SplitRows.apply(
+            frame=self,
+            comparison_dict=comparison_dict,
+            name1=name1,
+            name2=name2,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def relationalize(
+        self,
+        root_table_name: str,
+        staging_path: str,
+        options: Mapping[str, Any] | None = None,
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrameCollection:
+        """See :class:`etl.transforms.relationalize.Relationalize`."""
+        from etl.transforms.relationalize import Relationalize
+
+        return Relationalize.apply(
+            frame=self,
+            staging_path=staging_path,
+            name=root_table_name,
+            options=options,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def unbox(
+        self,
+        path: str,
+        format: str,
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+        **options: Any,
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.unbox.Unbox`."""
+        from etl.transforms.unbox import Unbox
+
+        return Unbox.apply(
+            frame=self,
+            path=path,
+            format=format,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+            **options,
+        )
+
+    def spigot(
+        self,
+        path: str,
+        options: Mapping[str, Any] | None = None,
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.spigot.Spigot`."""
+        from etl.transforms.spigot import Spigot
+
+        return Spigot.apply(
+            frame=self,
+            path=path,
+            options=options,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
+
+    def fill_missing_values(
+        self,
+        missing_values_column: str,
+        output_column: str = "",
+        transformation_ctx: str = "",
+        info: str = "",
+        stageThreshold: int = 0,
+        totalThreshold: int = 0,
+    ) -> DynamicFrame:
+        """See :class:`etl.transforms.fill_missing.FillMissingValues`."""
+        from etl.transforms.fill_missing import FillMissingValues
+
+        return FillMissingValues.apply(
+            frame=self,
+            missing_values_column=missing_values_column,
+            output_column=output_column,
+            transformation_ctx=transformation_ctx,
+            info=info,
+            stageThreshold=stageThreshold,
+            totalThreshold=totalThreshold,
+        )
 
 
 class DynamicFrameCollection:
@@ -262,4 +594,3 @@ class DynamicFrameCollection:
 
     def __repr__(self) -> str:
         return f"DynamicFrameCollection({self.keys()})"
-

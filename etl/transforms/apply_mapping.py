@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -12,6 +12,9 @@ from pyspark.sql import types as T
 from etl.errors import TransformError
 from etl.transforms.base import Transform
 from etl.transforms.paths import column_at, split_path
+
+if TYPE_CHECKING:
+    from etl.frame.dynamicframe import DynamicFrame
 
 # Glue type names that Spark spells differently.
 _TYPE_ALIASES = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}
@@ -98,19 +101,18 @@ class ApplyMapping(Transform):
 
     def __call__(
         self,
-        frame: Any,
+        frame: DynamicFrame,
         mappings: Sequence[Sequence[str]],
         transformation_ctx: str = "",
         info: str = "",
         stageThreshold: int = 0,
         totalThreshold: int = 0,
         caseSensitive: bool = False,
-    ) -> Any:
-        return frame.apply_mapping(
-            mappings,
-            case_sensitive=caseSensitive,
+    ) -> DynamicFrame:
+        df = apply_mapping(frame.toDF(), mappings, case_sensitive=caseSensitive)
+        return frame.derive(
+            df,
             transformation_ctx=transformation_ctx,
-            info=info,
-            stageThreshold=stageThreshold,
-            totalThreshold=totalThreshold,
+            stage_threshold=stageThreshold,
+            total_threshold=totalThreshold,
         )

@@ -45,7 +45,7 @@ def test_print_schema(people, capsys):
     people.printSchema()
     out = capsys.readouterr().out
     assert out.startswith("root")
-    for line in ("|-- id: integer", "|-- name: string", "|-- amount: string"):
+    for line in ("|-- id: int", "|-- name: string", "|-- amount: string"):
         assert line in out
 
 
