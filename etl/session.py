@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -101,6 +102,8 @@ def get_session(
     if master.startswith("local"):
         # Local mode talks to itself: bind to loopback instead of guessing a public interface.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Python workers run this interpreter (with pyarrow, for Map/Filter), not `python3` on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).master(master)
     for key, value in session_conf(testing=testing, extra=conf).items():
         builder = builder.config(key, value)

@@ -1,5 +1,51 @@
-"""``from awsglue.transforms import *`` brings every registered transform class."""
+"""``from awsglue.transforms import *`` brings every Glue transform class, as on AWS Glue."""
 
-from etl.transforms import ApplyMapping
+from etl.transforms import (
+    ApplyMapping,
+    Coalesce,
+    DropFields,
+    DropNullFields,
+    ErrorsAsDynamicFrame,
+    Filter,
+    FlatMap,
+    Join,
+    Map,
+    MapToCollection,
+    Relationalize,
+    RenameField,
+    Repartition,
+    ResolveChoice,
+    SelectFields,
+    SelectFromCollection,
+    Spigot,
+    SplitFields,
+    SplitRows,
+    Unbox,
+    Union,
+    UnnestFrame,
+)
 
-__all__ = ["ApplyMapping"]
+__all__ = [
+    "ApplyMapping",
+    "Coalesce",
+    "DropFields",
+    "DropNullFields",
+    "ErrorsAsDynamicFrame",
+    "Filter",
+    "FlatMap",
+    "Join",
+    "Map",
+    "MapToCollection",
+    "Relationalize",
+    "RenameField",
+    "Repartition",
+    "ResolveChoice",
+    "SelectFields",
+    "SelectFromCollection",
+    "Spigot",
+    "SplitFields",
+    "SplitRows",
+    "Unbox",
+    "Union",
+    "UnnestFrame",
+]

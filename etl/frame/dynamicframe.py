@@ -191,6 +191,7 @@ class DynamicFrame:
         info: str = "",
         stageThreshold: int = 0,
         totalThreshold: int = 0,
+        strict: bool = False,
     ) -> DynamicFrame:
         """See :class:`etl.transforms.apply_mapping.ApplyMapping`."""
         from etl.transforms.apply_mapping import ApplyMapping
@@ -199,6 +200,7 @@ class DynamicFrame:
             frame=self,
             mappings=mappings,
             caseSensitive=case_sensitive,
+            strict=strict,
             transformation_ctx=transformation_ctx,
             info=info,
             stageThreshold=stageThreshold,

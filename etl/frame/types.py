@@ -15,6 +15,9 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from etl.errors import SchemaError
+from etl.sqltext import sql_ident
+
 CHOICE_KEY = "etl.choice"
 
 _GLUE_NAMES: dict[type[T.DataType], str] = {
@@ -54,12 +57,31 @@ def spark_type_name(glue_type: str) -> str:
     return _SPARK_ALIASES.get(name, name)
 
 
+def parse_glue_type(glue_type: str) -> T.DataType:
+    """A Glue/Hive type name as a Spark type: ``"long"`` -> ``LongType()``,
+    ``"decimal(10,2)"``, ``"array<string>"``. Raises SchemaError for an unknown name."""
+    try:
+        return T.DataType.fromDDL(spark_type_name(glue_type))
+    except Exception as exc:  # Spark's parser raises its own ParseException
+        raise SchemaError(f"unknown type {glue_type!r}") from exc
+
+
+def type_ddl(dtype: T.DataType) -> str:
+    """A type as Spark's DDL parser reads it back: unlike ``simpleString()``, field names are
+    back-ticked, so ``struct<`a b`:bigint>`` survives names with spaces, dots or colons."""
+    if isinstance(dtype, T.StructType):
+        return "struct<" + ",".join(f"{sql_ident(f.name)}:{type_ddl(f.dataType)}" for f in dtype.fields) + ">"
+    if isinstance(dtype, T.ArrayType):
+        return f"array<{type_ddl(dtype.elementType)}>"
+    if isinstance(dtype, T.MapType):
+        return f"map<{type_ddl(dtype.keyType)},{type_ddl(dtype.valueType)}>"
+    return dtype.simpleString()
+
+
 def is_choice(dtype: T.DataType) -> bool:
     """Whether ``dtype`` is a choice struct (every field carries the choice marker)."""
     return (
-        isinstance(dtype, T.StructType)
-        and bool(dtype.fields)
-        and all(f.metadata.get(CHOICE_KEY) for f in dtype.fields)
+        isinstance(dtype, T.StructType) and bool(dtype.fields) and all(f.metadata.get(CHOICE_KEY) for f in dtype.fields)
     )
 
 

@@ -21,6 +21,7 @@ from pyspark.sql import types as T
 from etl.errors import DataSourceError
 from etl.frame.records import error_frame
 from etl.io import listing
+from etl.io.choices import Conflict, csv_choices, infer_json_lines, split_choices
 from etl.io.formats import LINE_FORMATS, ReadOptions, canonical_format, read_options
 from etl.io.pruning import partition_schema, prune
 
@@ -65,9 +66,7 @@ def plan_path(
     if push_down_predicate:
         partitions = listing.partition_dirs(loc)
         if not partitions:
-            raise DataSourceError(
-                f"push_down_predicate given but {path} has no key=value partition folders"
-            )
+            raise DataSourceError(f"push_down_predicate given but {path} has no key=value partition folders")
         kept = prune(spark, partitions, push_down_predicate)
         plan = ReadPlan(
             inputs=[loc.spark_path(p.path) for p in kept] or [loc.spark_path(partitions[0].path)],
@@ -75,9 +74,7 @@ def plan_path(
             partitions_total=len(partitions),
             partitions_selected=len(kept),
             empty=not kept,
-            partition_types={
-                f.name: f.dataType.simpleString() for f in partition_schema(partitions).fields
-            },
+            partition_types={f.name: f.dataType.simpleString() for f in partition_schema(partitions).fields},
         )
         if exclusions:
             files = _files_under(loc, plan.inputs, exclusions)
@@ -105,7 +102,7 @@ def _files_under(loc: listing.Location, dirs: list[str], exclusions: Sequence[st
     for directory in dirs:
         sub = listing.locate(directory)
         for f in listing.data_files(sub, recurse=True, exclusions=None):
-            relative = f.path[len(loc.root):].lstrip("/")
+            relative = f.path[len(loc.root) :].lstrip("/")
             if not any(listing._glob_regex(p).fullmatch(relative) for p in exclusions):
                 out.append(loc.spark_path(f.path))
     return out
@@ -135,8 +132,9 @@ def read(
         plan_path(spark, path, recurse=recurse, exclusions=exclusions, push_down_predicate=push_down_predicate)
         for path in paths
     ]
-    return read_plans(spark, plans, format, format_options, transformation_ctx=transformation_ctx,
-                      spark_options=spark_options)
+    return read_plans(
+        spark, plans, format, format_options, transformation_ctx=transformation_ctx, spark_options=spark_options
+    )
 
 
 def read_plans(
@@ -162,11 +160,10 @@ def read_plans(
                 f"cannot read {plan.base_path or plan.inputs[0]} as {fmt}: {str(exc).splitlines()[0]}"
             ) from exc
         if plan.constants:
-            frame = frame.withColumns(
-                {k: F.lit(v).cast(t) for k, (v, t) in plan.constants.items()}
-            )
-        void = [k for k in plan.partition_types
-                if k in frame.columns and isinstance(frame.schema[k].dataType, T.NullType)]
+            frame = frame.withColumns({k: F.lit(v).cast(t) for k, (v, t) in plan.constants.items()})
+        void = [
+            k for k in plan.partition_types if k in frame.columns and isinstance(frame.schema[k].dataType, T.NullType)
+        ]
         if void:  # only __HIVE_DEFAULT_PARTITION__ folders were read: Spark types the key void
             frame = frame.withColumns({k: frame[k].cast(plan.partition_types[k]) for k in void})
         if plan.empty:
@@ -233,6 +230,7 @@ def _read_lines(
     text = text.where(F.trim(F.col("value")) != "")
     parse_opts = {k: v for k, v in opts.spark.items() if k not in ("multiLine", "mode")}
     parse_opts.update({"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
+    conflicts: list[Conflict] = []
     if fmt == "csv":
         has_header = opts.with_header or opts.skip_first
         infer_opts = {**opts.spark, "header": str(has_header).lower(), "inferSchema": "true"}
@@ -249,19 +247,25 @@ def _read_lines(
         ddl = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
         parsed = F.from_csv(F.col("value"), ddl, parse_opts)
     else:
-        inferred = _reader(spark, plan, opts.spark).json(inputs)
-        data_fields = [
-            f for f in inferred.schema.fields if f.name not in partition_cols and f.name != CORRUPT
-        ]
+        with_choices = infer_json_lines(text)
+        if with_choices is not None:
+            inferred_schema, conflicts = with_choices
+        else:
+            inferred_schema = _reader(spark, plan, opts.spark).json(inputs).schema
+        data_fields = [f for f in inferred_schema.fields if f.name not in partition_cols and f.name != CORRUPT]
         schema = T.StructType([*data_fields, T.StructField(CORRUPT, T.StringType())])
         parsed = F.from_json(F.col("value"), schema, parse_opts)
     rows = text.select(parsed.alias("__row"), "value", "__source", *partition_cols)
     bad = F.col(f"__row.{CORRUPT}").isNotNull()
-    good = rows.where(~bad).select(
-        *[F.col(f"__row.`{f.name}`").alias(f.name) for f in data_fields], *partition_cols
-    )
+    good = rows.where(~bad).select(*[F.col(f"__row.`{f.name}`").alias(f.name) for f in data_fields], *partition_cols)
     if fmt == "csv":
         good = _glue_csv_names(good, opts)
+        text_columns = [
+            f.name for f in good.schema.fields if f.name not in partition_cols and f.dataType == T.StringType()
+        ]
+        good = csv_choices(good, text_columns)
+    elif conflicts:
+        good = split_choices(good, conflicts)
     if fmt == "json" and opts.json_path:
         good = apply_json_path(good, opts.json_path)
     errors = error_frame(
@@ -318,6 +322,4 @@ def _raise_first_error(errors: DataFrame) -> None:
     first = errors.limit(1).collect()
     if first:
         row = first[0]
-        raise DataSourceError(
-            f"{row['source']}: {row['error_message']} (isFailFast): {str(row['input'])[:200]!r}"
-        )
+        raise DataSourceError(f"{row['source']}: {row['error_message']} (isFailFast): {str(row['input'])[:200]!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Column, DataFrame
@@ -10,19 +11,16 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from etl.errors import TransformError
+from etl.frame.records import error_frame
+from etl.frame.types import is_choice, parse_glue_type
 from etl.transforms.base import Transform
-from etl.transforms.paths import column_at, split_path
+from etl.transforms.paths import Step, column_at, quote, split_path, type_at
+from etl.transforms.resolve_choice import cast_value
+
+ERROR = "__etl_error"
 
 if TYPE_CHECKING:
     from etl.frame.dynamicframe import DynamicFrame
-
-# Glue type names that Spark spells differently.
-_TYPE_ALIASES = {"long": "bigint", "integer": "int", "short": "smallint", "byte": "tinyint"}
-
-
-def spark_type(glue_type: str) -> str:
-    name = glue_type.strip().lower()
-    return _TYPE_ALIASES.get(name, name)
 
 
 def _normalize(mapping: Sequence[str]) -> tuple[str, str | None, str]:
@@ -57,25 +55,72 @@ def _resolve_source(schema: T.StructType, parts: list[str], case_sensitive: bool
     return resolved
 
 
-def apply_mapping(df: DataFrame, mappings: Sequence[Sequence[str]], *, case_sensitive: bool = False) -> DataFrame:
-    """Project ``df`` to the mapped fields; unmapped fields are dropped, as in Glue.
+@dataclass
+class _Cast:
+    """One typed mapping, kept to check it under ``strict``: the source value and its cast."""
 
-    A source field that does not exist yields a null of the target type (Glue's records simply
-    lack it). Dotted target paths build nested structs.
-    """
+    source: str
+    target_type: str
+    value: Column
+    cast: Column
+
+
+def _plan(df: DataFrame, mappings: Sequence[Sequence[str]], case_sensitive: bool) -> tuple[dict[str, Any], list[_Cast]]:
     if not mappings:
         raise TransformError("ApplyMapping needs at least one mapping")
     tree: dict[str, Any] = {}
+    casts: list[_Cast] = []
     for mapping in mappings:
         source, target_type, target = _normalize(mapping)
         parts = _resolve_source(df.schema, split_path(source), case_sensitive)
         column: Column = column_at(parts) if parts else F.lit(None)
         if target_type:
-            column = column.cast(spark_type(target_type))
+            source_type = type_at(df.schema, [Step(p) for p in parts]) if parts else None
+            target_spark = parse_glue_type(target_type)
+            value = column
+            if source_type is not None and is_choice(source_type):
+                column = cast_value(column, source_type, target_spark)
+            else:
+                column = column.cast(target_spark)
+            if parts:
+                casts.append(_Cast(source, target_type, value, column))
         elif parts is None:
             column = column.cast("string")
         _insert(tree, split_path(target), column, target)
+    return tree, casts
+
+
+def apply_mapping(df: DataFrame, mappings: Sequence[Sequence[str]], *, case_sensitive: bool = False) -> DataFrame:
+    """Project ``df`` to the mapped fields; unmapped fields are dropped, as in Glue.
+
+    A source field that does not exist yields a null of the target type (Glue's records simply
+    lack it). Dotted target paths build nested structs. A choice-typed source is cast from
+    whichever alternative each record holds.
+    """
+    tree, _ = _plan(df, mappings, case_sensitive)
     return df.select(*[_build(name, node) for name, node in tree.items()])
+
+
+def apply_mapping_strict(
+    df: DataFrame, mappings: Sequence[Sequence[str]], *, case_sensitive: bool = False
+) -> tuple[DataFrame, DataFrame]:
+    """Like :func:`apply_mapping`, but a record with a non-null value that its cast turns into
+    null is set aside: returns (mapped good records, failing input records with ``__etl_error``)."""
+    tree, casts = _plan(df, mappings, case_sensitive)
+    problems = [
+        F.when(
+            c.value.isNotNull() & c.cast.isNull(),
+            F.format_string(
+                f"cannot cast %s to {c.target_type} ({c.source})",
+                F.regexp_extract(F.to_json(F.array(c.value)), r"^\[(.*)\]$", 1),
+            ),
+        )
+        for c in casts
+    ]
+    flagged = df.withColumn(ERROR, F.concat_ws("; ", *problems) if problems else F.lit(""))
+    good = flagged.where(F.col(ERROR) == "").select(*[_build(name, node) for name, node in tree.items()])
+    bad = flagged.where(F.col(ERROR) != "")
+    return good, bad
 
 
 def _insert(tree: dict[str, Any], parts: list[str], column: Column, target: str) -> None:
@@ -108,10 +153,27 @@ class ApplyMapping(Transform):
         stageThreshold: int = 0,
         totalThreshold: int = 0,
         caseSensitive: bool = False,
+        strict: bool = False,
     ) -> DynamicFrame:
-        df = apply_mapping(frame.toDF(), mappings, case_sensitive=caseSensitive)
+        """``strict`` (an extension of Glue's API): a value that cannot be cast to its target
+        type makes the record an error record, instead of a silent null."""
+        source = frame.toDF()
+        errors = None
+        if strict:
+            df, bad = apply_mapping_strict(source, mappings, case_sensitive=caseSensitive)
+            errors = error_frame(
+                bad,
+                transformation_ctx=transformation_ctx,
+                info=info or "ApplyMapping",
+                message=F.col(ERROR),
+                source=None,
+                input_record=F.to_json(F.struct(*[F.col(quote(c)) for c in source.columns])),
+            )
+        else:
+            df = apply_mapping(source, mappings, case_sensitive=caseSensitive)
         return frame.derive(
             df,
+            stage_errors=errors,
             transformation_ctx=transformation_ctx,
             stage_threshold=stageThreshold,
             total_threshold=totalThreshold,

@@ -1,0 +1,1 @@
+"""Glue's ``awsglueml`` import names (ML transforms), re-exported from :mod:`etl`."""
