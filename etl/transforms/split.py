@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import reduce
 from operator import and_, or_
@@ -22,102 +21,18 @@ from etl.errors import TransformError
 from etl.frame.dynamicframe import DynamicFrameCollection
 from etl.frame.types import choice_variants, is_choice
 from etl.transforms.base import Transform
-from etl.transforms.paths import column_at, parse_path, quote, type_at
+from etl.transforms.fields import drop_fields, select_fields
+from etl.transforms.paths import column_at, parse_path, type_at
 
 if TYPE_CHECKING:
     from etl.frame.dynamicframe import DynamicFrame
 
 
 # ----- fields --------------------------------------------------------------------------------
-@dataclass
-class _Node:
-    """A node of a path tree: ``children`` None means the whole field; ``into_array`` says the
-    children are fields of the array's elements (``items[].price``)."""
-
-    into_array: bool = False
-    children: dict[str, _Node] | None = field(default_factory=dict)
-
-
-def path_tree(paths: Sequence[str]) -> dict[str, _Node]:
-    """Merge Glue paths into a tree; a path to a whole field absorbs the paths below it."""
-    root: dict[str, _Node] = {}
-    for path in paths:
-        level = root
-        steps = parse_path(path)
-        for i, step in enumerate(steps):
-            node = level.get(step.name)
-            if i == len(steps) - 1:
-                level[step.name] = _Node(children=None)
-                break
-            if node is None:
-                node = level[step.name] = _Node(into_array=step.into_array)
-            if node.children is None:
-                break
-            if node.into_array != step.into_array:
-                raise TransformError(f"path {path!r}: {step.name!r} is used both as an array and as a struct")
-            level = node.children
-    return root
-
-
-def prune_struct(struct: T.StructType, tree: dict[str, _Node], keep: bool) -> T.StructType | None:
-    """The struct with only (``keep``) or without (not ``keep``) the fields of ``tree``; None when
-    no field is left. Paths that do not resolve select nothing and drop nothing."""
-    fields: list[T.StructField] = []
-    for f in struct.fields:
-        node = tree.get(f.name)
-        if node is None:
-            fields.extend([] if keep else [f])
-        elif node.children is None:
-            fields.extend([f] if keep else [])
-        else:
-            sub = _prune_nested(f.dataType, node, keep)
-            if sub is not None:
-                fields.append(T.StructField(f.name, sub, f.nullable, f.metadata))
-    return T.StructType(fields) if fields else None
-
-
-def _prune_nested(dtype: T.DataType, node: _Node, keep: bool) -> T.DataType | None:
-    assert node.children is not None
-    if node.into_array and isinstance(dtype, T.ArrayType):
-        element = _prune_nested(dtype.elementType, _Node(children=node.children), keep)
-        return T.ArrayType(element, dtype.containsNull) if element is not None else None
-    if not node.into_array and isinstance(dtype, T.StructType) and not is_choice(dtype):
-        return prune_struct(dtype, node.children, keep)
-    return None if keep else dtype
-
-
-def project(column: Column, source: T.DataType, target: T.DataType) -> Column:
-    """Rewrite ``column`` (of type ``source``) to ``target``, a pruned copy of ``source``: drops the
-    struct fields ``target`` lacks, through structs and arrays. Null structs stay null."""
-    if source == target:
-        return column
-    if isinstance(source, T.ArrayType) and isinstance(target, T.ArrayType):
-        return F.transform(column, lambda x: project(x, source.elementType, target.elementType))
-    assert isinstance(source, T.StructType) and isinstance(target, T.StructType)
-    wanted = {f.name: f.dataType for f in target.fields}
-    dropped = [quote(f.name) for f in source.fields if f.name not in wanted]
-    result = column.dropFields(*dropped) if dropped else column
-    for f in source.fields:
-        if f.name in wanted and f.dataType != wanted[f.name]:
-            result = result.withField(quote(f.name), project(column.getField(f.name), f.dataType, wanted[f.name]))
-    return result
-
-
-def split_fields(df: DataFrame, paths: Sequence[str]) -> tuple[DataFrame, DataFrame]:
-    """(``df`` with only the paths, ``df`` without them), as native projections."""
-    if isinstance(paths, str):
-        paths = [paths]
-    tree = path_tree(paths)
-    selected = _select_pruned(df, prune_struct(df.schema, tree, True))
-    rest = _select_pruned(df, prune_struct(df.schema, tree, False))
-    return selected, rest
-
-
-def _select_pruned(df: DataFrame, target: T.StructType | None) -> DataFrame:
-    if target is None:
-        return df.select()
-    source = {f.name: f.dataType for f in df.schema.fields}
-    return df.select(*[project(F.col(quote(f.name)), source[f.name], f.dataType).alias(f.name) for f in target.fields])
+def split_fields(df: DataFrame, paths: str | Sequence[str]) -> tuple[DataFrame, DataFrame]:
+    """(``df`` with only the paths, ``df`` without them), as native projections: the same
+    selection and removal SelectFields and DropFields make."""
+    return select_fields(df, paths), drop_fields(df, paths)
 
 
 def _collection(
