@@ -20,6 +20,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from etl.errors import SchemaError
 from etl.frame.types import choice_column, type_ddl
 from etl.transforms.paths import Step, quote, update_at
 
@@ -35,9 +36,10 @@ class Conflict:
 
 
 def _glue_json_type(dtype: T.DataType) -> T.DataType:
-    """Variant inference types as Glue reads JSON: decimals are doubles, all-null is string."""
+    """Variant inference types as Glue reads JSON: fractions are doubles (integers too large for a
+    long stay ``decimal(p,0)``), all-null is string."""
     if isinstance(dtype, T.DecimalType):
-        return T.DoubleType()
+        return dtype if dtype.scale == 0 and dtype.precision > 18 else T.DoubleType()
     if isinstance(dtype, T.NullType):
         return T.StringType()
     if isinstance(dtype, T.StructType):
@@ -50,7 +52,17 @@ def _glue_json_type(dtype: T.DataType) -> T.DataType:
 def _variant_type(schema_text: str | None) -> T.DataType | None:
     if not schema_text:
         return None
-    return _glue_json_type(T.DataType.fromDDL(schema_text.replace("OBJECT<", "STRUCT<")))
+    try:
+        return _glue_json_type(T.DataType.fromDDL(schema_text.replace("OBJECT<", "STRUCT<")))
+    except Exception as exc:  # Spark's parser raises its own ParseException
+        raise SchemaError(f"cannot read the inferred schema {schema_text!r}") from exc
+
+
+def variant_struct(schema_text: str | None) -> T.StructType:
+    """The struct type of a ``schema_of_variant_agg`` result (``OBJECT<a: BIGINT, ...>``), with
+    every disagreement between records (``VARIANT``) as JSON text; a non-object is ``struct<>``."""
+    dtype = _nested_variants_as_text(_variant_type(schema_text)) if schema_text else None
+    return dtype if isinstance(dtype, T.StructType) else T.StructType([])
 
 
 def kind_of(value: Column) -> Column:

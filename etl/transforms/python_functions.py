@@ -10,7 +10,8 @@ Filter keeps the input's Arrow columns and only applies a mask, so kept records 
 re-encoded. Map's output can have any shape, as in Glue: each result is written as JSON text,
 the (cached) results are inferred with the same choice-aware inference the JSON reader uses,
 then parsed natively. Fields that come out as strings but went in as dates, timestamps or
-decimals at the same top-level name get their type back.
+decimals at the same top-level name get their type back. JSON has no map type: a map the
+function returns comes out as a struct of its keys.
 """
 
 from __future__ import annotations
@@ -72,12 +73,17 @@ def _record_reader(schema: T.StructType) -> Callable[[pa.RecordBatch], list[dict
     choices = [f.name for f in schema.fields if is_choice(f.dataType)]
     nested = any(_has_nested_choice(f.dataType) for f in schema.fields if not is_choice(f.dataType))
     if not choices and not nested:
-        return lambda batch: batch.to_pylist()
+        return _records
 
     def read(batch: pa.RecordBatch) -> list[dict[str, Any]]:
-        return [_unwrap(record, schema) for record in batch.to_pylist()]
+        return [_unwrap(record, schema) for record in _records(batch)]
 
     return read
+
+
+def _records(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """The batch's rows as dicts; map columns as dicts too (Arrow's default is a list of pairs)."""
+    return batch.to_pylist(maps_as_pydicts="strict")
 
 
 def _has_nested_choice(dtype: T.DataType) -> bool:

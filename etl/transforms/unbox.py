@@ -18,8 +18,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from etl.errors import TransformError
+from etl.errors import SchemaError, TransformError
 from etl.frame.records import error_frame
+from etl.io import choices  # a module import: etl.io.choices itself imports etl.transforms
 from etl.sqltext import sql_ident
 from etl.transforms.base import Transform
 from etl.transforms.paths import column_at, parse_path, quote, type_at, update_at
@@ -62,84 +63,13 @@ def schema_option(schema: Any) -> T.StructType:
     return parsed
 
 
-_TYPE_TOKEN = re.compile(r"\s*(?:(`(?:[^`]|``)*`)|([A-Za-z_][A-Za-z0-9_]*)|(\d+)|([<>(),:]))")
-
-
 def variant_schema(text: str | None) -> T.StructType:
-    """The struct type of a ``schema_of_variant_agg`` result (``OBJECT<a: BIGINT, ...>``).
-
-    Types follow Spark's JSON inference: integers are ``long`` (``decimal(p,0)`` past a long),
-    fractions ``double``, and fields whose type differs between records (``VARIANT``) or that
-    are always null (``VOID``) are ``string``.
-    """
-    if not text:
-        return T.StructType([])
-    tokens = _tokens(text)
+    """The struct type of a ``schema_of_variant_agg`` result, as the JSON reader infers it:
+    integers are ``long``, fractions ``double``, disagreeing or always-null fields ``string``."""
     try:
-        dtype = _parse_type(tokens)
-    except (IndexError, ValueError) as exc:
-        raise TransformError(f"Unbox: cannot read the inferred schema {text!r}") from exc
-    if tokens:
-        raise TransformError(f"Unbox: cannot read the inferred schema {text!r}")
-    return dtype if isinstance(dtype, T.StructType) else T.StructType([])
-
-
-def _tokens(text: str) -> list[str]:
-    tokens: list[str] = []
-    pos = 0
-    while pos < len(text.rstrip()):
-        match = _TYPE_TOKEN.match(text, pos)
-        if not match:
-            raise TransformError(f"Unbox: cannot read the inferred schema {text!r}")
-        tokens.append(match.group(match.lastindex or 0))
-        pos = match.end()
-    return tokens
-
-
-def _expect(tokens: list[str], token: str) -> None:
-    if not tokens or tokens.pop(0) != token:
-        raise TransformError(f"Unbox: malformed inferred schema (expected {token!r})")
-
-
-def _parse_type(tokens: list[str]) -> T.DataType:
-    word = tokens.pop(0).upper()
-    if word == "OBJECT":
-        _expect(tokens, "<")
-        fields = []
-        while tokens and tokens[0] != ">":
-            name = tokens.pop(0)
-            if name.startswith("`"):
-                name = name[1:-1].replace("``", "`")
-            _expect(tokens, ":")
-            fields.append(T.StructField(name, _parse_type(tokens), True))
-            if tokens and tokens[0] == ",":
-                tokens.pop(0)
-        _expect(tokens, ">")
-        return T.StructType(fields)
-    if word == "ARRAY":
-        _expect(tokens, "<")
-        element = _parse_type(tokens)
-        _expect(tokens, ">")
-        return T.ArrayType(element, True)
-    if word == "DECIMAL":
-        _expect(tokens, "(")
-        precision = int(tokens.pop(0))
-        _expect(tokens, ",")
-        scale = int(tokens.pop(0))
-        _expect(tokens, ")")
-        return T.DecimalType(precision, 0) if scale == 0 and precision > 18 else T.DoubleType()
-    return _ATOMS.get(word, T.StringType())
-
-
-_ATOMS: dict[str, T.DataType] = {
-    "BIGINT": T.LongType(),
-    "INT": T.LongType(),
-    "SMALLINT": T.LongType(),
-    "TINYINT": T.LongType(),
-    "DOUBLE": T.DoubleType(),
-    "FLOAT": T.DoubleType(),
-    "BOOLEAN": T.BooleanType(),
-}
+        return choices.variant_struct(text)
+    except SchemaError as exc:
+        raise TransformError(f"Unbox: {exc}") from exc
 
 
 # ----- JSON -----------------------------------------------------------------------------------
