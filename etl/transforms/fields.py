@@ -150,22 +150,6 @@ def drop_tree(df: DataFrame, tree: Tree) -> DataFrame:
     return df.select(*columns)
 
 
-def _complement(dtype: T.DataType, keep: Tree) -> Tree:
-    """The fields of a struct (or array of structs) that ``keep`` does not cover, as a drop tree."""
-    struct = element_type(dtype)
-    assert isinstance(struct, T.StructType)
-    drops: Tree = {}
-    for field in struct.fields:
-        sub = keep.get(field.name)
-        if sub is None:
-            drops[field.name] = WHOLE
-        elif sub != WHOLE:
-            inner = _complement(field.dataType, sub)
-            if inner:
-                drops[field.name] = inner
-    return drops
-
-
 # ----- the pure DataFrame functions ----------------------------------------------------------
 def drop_fields(df: DataFrame, paths: str | Sequence[str]) -> DataFrame:
     """``df`` without the fields at ``paths`` (top-level or nested, through arrays of structs).
@@ -184,7 +168,33 @@ def select_fields(df: DataFrame, paths: str | Sequence[str]) -> DataFrame:
     fields come out in the frame's order. Selecting nothing that exists gives no columns.
     """
     resolved = _resolve_all("SelectFields", df.schema, _path_list("SelectFields", paths))
-    return drop_tree(df, _complement(df.schema, build_tree(resolved)))
+    tree = build_tree(resolved)
+    columns = []
+    for field in df.schema.fields:
+        sub = tree.get(field.name)
+        if sub == WHOLE:
+            columns.append(F.col(quote(field.name)))
+        elif sub is not None:
+            kept = _keep_in(F.col(quote(field.name)), field.dataType, sub)
+            columns.append(kept.alias(field.name, metadata=field.metadata))
+    return df.select(*columns)
+
+
+def _keep_in(column: Column, dtype: T.DataType, tree: Tree) -> Column:
+    """``column`` with only the fields of ``tree``, built as a new struct (not by dropping the
+    others), so Spark reads only those fields from nested Parquet; null structs stay null."""
+    if isinstance(dtype, T.ArrayType):
+        return F.transform(column, lambda element: _keep_in(element, dtype.elementType, tree))
+    assert isinstance(dtype, T.StructType)
+    kept = []
+    for field in dtype.fields:
+        sub = tree.get(field.name)
+        if sub is None:
+            continue
+        child = column.getField(field.name)
+        value = child if sub == WHOLE else _keep_in(child, field.dataType, sub)
+        kept.append(value.alias(field.name, metadata=field.metadata))
+    return F.when(column.isNull(), F.lit(None)).otherwise(F.struct(*kept))
 
 
 def rename_field(df: DataFrame, old_name: str, new_name: str) -> DataFrame:

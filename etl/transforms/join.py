@@ -41,21 +41,17 @@ def join_frames(df1: DataFrame, df2: DataFrame, keys1: Sequence[str], keys2: Seq
     left_keys = [_key_column(df1, path, "frame1") for path in keys1]
     right_keys = [_key_column(df2, path, "frame2") for path in keys2]
     renamed = _renamed_columns(df1.columns, df2.columns, _case_sensitive(df1.sparkSession))
-    temps = _temp_names(len(keys1) * 2, set(df1.columns) | set(renamed.values()))
-    left_temps, right_temps = temps[: len(keys1)], temps[len(keys1) :]
-    left = df1.select("*", *[col.alias(t) for (col, _), t in zip(left_keys, left_temps, strict=True)])
-    right = df2.select(
-        *[F.col(quote(old)).alias(new) for old, new in renamed.items()],
-        *[col.alias(t) for (col, _), t in zip(right_keys, right_temps, strict=True)],
-    )
+    # Rename the clashing fields of frame2 and compare the keys in place: no helper key columns,
+    # so Spark's size estimates (and with them its choice of a broadcast join) stay as for df1.join(df2).
+    right = df2.select(*[F.col(quote(old)).alias(new) for old, new in renamed.items()])
     condition = reduce(
         and_,
         [
-            _keys_equal(F.col(quote(lt)), lk[1], F.col(quote(rt)), rk[1], (k1, k2))
-            for lt, rt, lk, rk, k1, k2 in zip(left_temps, right_temps, left_keys, right_keys, keys1, keys2, strict=True)
+            _keys_equal(column_at(ln), lt, column_at([renamed[rn[0]], *rn[1:]]), rt, (k1, k2))
+            for (ln, lt), (rn, rt), k1, k2 in zip(left_keys, right_keys, keys1, keys2, strict=True)
         ],
     )
-    return left.join(right, on=condition, how="inner").drop(*temps)
+    return df1.join(right, on=condition, how="inner")
 
 
 def _key_list(keys: Sequence[str] | str, label: str) -> list[str]:
@@ -66,15 +62,15 @@ def _key_list(keys: Sequence[str] | str, label: str) -> list[str]:
     return paths
 
 
-def _key_column(df: DataFrame, path: str, side: str) -> tuple[Column, T.DataType]:
-    """The Column reading a key path and its type; the path must exist and not go into arrays."""
+def _key_column(df: DataFrame, path: str, side: str) -> tuple[list[str], T.DataType]:
+    """The field names along a key path and its type; the path must exist and not go into arrays."""
     steps = parse_path(path)
     if any(step.into_array for step in steps):
         raise TransformError(f"Join: key {path!r} of {side} goes into an array; join keys must be single values")
     dtype = type_at(df.schema, steps)
     if dtype is None:
         raise TransformError(f"Join: key {path!r} not found in the schema of {side}")
-    return column_at([step.name for step in steps]), dtype
+    return [step.name for step in steps], dtype
 
 
 def _case_sensitive(spark: SparkSession) -> bool:
@@ -96,19 +92,6 @@ def _renamed_columns(left: Sequence[str], right: Sequence[str], case_sensitive: 
         taken.add(norm(new))
         renamed[name] = new
     return renamed
-
-
-def _temp_names(count: int, taken: set[str]) -> list[str]:
-    """``count`` column names not in ``taken`` (Spark compares names case-insensitively)."""
-    lowered = {name.lower() for name in taken}
-    names: list[str] = []
-    index = 0
-    while len(names) < count:
-        name = f"__join_key_{index}"
-        if name not in lowered:
-            names.append(name)
-        index += 1
-    return names
 
 
 def _alternatives(column: Column, dtype: T.DataType) -> list[tuple[Column, T.DataType]]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import decimal
+import functools
 import json
 import traceback
 from collections.abc import Callable, Iterator
@@ -29,11 +30,13 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from etl.errors import TransformError
 from etl.frame.records import error_frame
 from etl.frame.types import is_choice
 from etl.io import choices  # a module, not its names: etl.io.choices imports etl.transforms (a cycle)
+from etl.transforms import arrow_results
 from etl.transforms.base import Transform
 from etl.transforms.paths import quote
 
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
 ERROR = "__etl_error"
 INPUT = "__etl_input"
 OUTPUT = "__etl_output"
+BATCH = "__etl_batch"
+SCHEMA = "__etl_schema"
 _TYPES_RESTORED = (T.DateType, T.TimestampType, T.TimestampNTZType, T.DecimalType)
 
 
@@ -72,17 +77,24 @@ def _record_reader(schema: T.StructType) -> Callable[[pa.RecordBatch], list[dict
     """Arrow batch -> list of dicts; choices (if any) are replaced by their one set value."""
     choices = [f.name for f in schema.fields if is_choice(f.dataType)]
     nested = any(_has_nested_choice(f.dataType) for f in schema.fields if not is_choice(f.dataType))
+    records = _records_with_maps if "map<" in schema.simpleString() else _records
     if not choices and not nested:
-        return _records
+        return records
 
     def read(batch: pa.RecordBatch) -> list[dict[str, Any]]:
-        return [_unwrap(record, schema) for record in _records(batch)]
+        return [_unwrap(record, schema) for record in records(batch)]
 
     return read
 
 
 def _records(batch: pa.RecordBatch) -> list[dict[str, Any]]:
-    """The batch's rows as dicts; map columns as dicts too (Arrow's default is a list of pairs)."""
+    """The batch's rows as dicts."""
+    return batch.to_pylist()
+
+
+def _records_with_maps(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """The rows as dicts, map columns as dicts too (Arrow's default is a list of pairs). Several
+    times slower than :func:`_records`, so only used when the schema has maps."""
     return batch.to_pylist(maps_as_pydicts="strict")
 
 
@@ -122,18 +134,13 @@ def filter_rows(df: DataFrame, f: Callable[[dict[str, Any]], Any]) -> DataFrame:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            keep: list[bool] = []
-            errors: list[str | None] = []
-            inputs: list[str | None] = []
-            for record in read(batch):
-                try:
-                    keep.append(bool(f(record)))
-                    errors.append(None)
-                    inputs.append(None)
-                except Exception as exc:  # the user's function failed on this record
-                    keep.append(True)
-                    errors.append(_failure(exc))
-                    inputs.append(to_json_text(record))
+            records = read(batch)
+            try:  # fast path: the whole batch in one comprehension
+                keep = [bool(f(record)) for record in records]
+                errors: list[str | None] = [None] * len(keep)
+                inputs: list[str | None] = errors
+            except Exception:  # some record fails: redo this batch record by record
+                keep, errors, inputs = _filter_each(f, read(batch))
             mask = pa.array(keep, pa.bool_())
             kept = batch.filter(mask)
             flags = [pa.array(values, pa.string()).filter(mask) for values in (errors, inputs)]
@@ -142,22 +149,78 @@ def filter_rows(df: DataFrame, f: Callable[[dict[str, Any]], Any]) -> DataFrame:
     return df.mapInArrow(run, out_schema)
 
 
-def _apply(f: Callable[[dict[str, Any]], Any], record: dict[str, Any]) -> tuple[str | None, str | None]:
-    """``(f(record) as JSON text, None)``, or ``(None, why it failed)``."""
+def _filter_each(
+    f: Callable[[dict[str, Any]], Any], records: list[dict[str, Any]]
+) -> tuple[list[bool], list[str | None], list[str | None]]:
+    """Per record: keep it?, why the function failed, and the record as JSON when it failed
+    (a failing record is kept, to leave the stage as an error record)."""
+    keep: list[bool] = []
+    errors: list[str | None] = []
+    inputs: list[str | None] = []
+    for record in records:
+        try:
+            keep.append(bool(f(record)))
+            errors.append(None)
+            inputs.append(None)
+        except Exception as exc:  # the user's function failed on this record
+            keep.append(True)
+            errors.append(_failure(exc))
+            inputs.append(to_json_text(record))
+    return keep, errors, inputs
+
+
+def _map_batch(
+    f: Callable[[dict[str, Any]], Any], records: list[dict[str, Any]], emit: Callable[..., None]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``f`` over one batch: (results, the records they came from); failures are emitted as
+    error rows. A batch where nothing fails runs as one comprehension."""
+    try:
+        results = [f(dict(record)) for record in records]
+        if all(type(result) is dict for result in results):
+            return results, records
+    except Exception:  # some record fails: handled record by record below
+        pass
+    results, sources = [], []
+    for record in records:
+        result, error = _call(f, record)
+        if error is None:
+            results.append(result)  # type: ignore[arg-type]
+            sources.append(record)
+        else:
+            emit(**{ERROR: error, INPUT: to_json_text(record)})
+    return results, sources
+
+
+def _call(f: Callable[[dict[str, Any]], Any], record: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """``(f(record), None)``, or ``(None, why it failed)`` (raised, or returned a non-dict)."""
     try:
         result = f(dict(record))
-        if not isinstance(result, dict):
-            return None, f"the function returned {type(result).__name__}, not a record (dict)"
+    except Exception as exc:  # the user's function failed on this record
+        return None, _failure(exc)
+    if not isinstance(result, dict):
+        return None, f"the function returned {type(result).__name__}, not a record (dict)"
+    return result, None
+
+
+def _as_json(result: dict[str, Any] | None, error: str | None) -> tuple[str | None, str | None]:
+    """The result as JSON text, or why it cannot be written as JSON."""
+    if result is None:
+        return None, error
+    try:
         return to_json_text(result), None
-    except Exception as exc:  # the user's function failed on this record (or its result is not JSON)
+    except Exception as exc:  # a value JSON cannot hold
         return None, _failure(exc)
 
 
 def map_rows(df: DataFrame, f: Callable[[dict[str, Any]], Any]) -> DataFrame:
-    """One row per input: ``f``'s result as JSON text, or the error and the input as JSON."""
+    """Run ``f`` over ``df`` once. Per input batch: the results as one Arrow IPC blob (``BATCH``,
+    with its schema in ``SCHEMA``), or, when Arrow cannot type them, one JSON text row per result
+    (``OUTPUT``); plus one row per failed record (``ERROR`` and the record as JSON in ``INPUT``)."""
     read = _record_reader(df.schema)
     out_schema = T.StructType(
         [
+            T.StructField(BATCH, T.BinaryType()),
+            T.StructField(SCHEMA, T.BinaryType()),
             T.StructField(OUTPUT, T.StringType()),
             T.StructField(ERROR, T.StringType()),
             T.StructField(INPUT, T.StringType()),
@@ -166,20 +229,80 @@ def map_rows(df: DataFrame, f: Callable[[dict[str, Any]], Any]) -> DataFrame:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            outputs: list[str | None] = []
-            errors: list[str | None] = []
-            inputs: list[str | None] = []
-            for record in read(batch):
-                output, error = _apply(f, record)
-                outputs.append(output)
-                errors.append(error)
-                inputs.append(None if error is None else to_json_text(record))
-            yield pa.RecordBatch.from_arrays(
-                [pa.array(outputs, pa.string()), pa.array(errors, pa.string()), pa.array(inputs, pa.string())],
-                names=[OUTPUT, ERROR, INPUT],
-            )
+            rows: dict[str, list[Any]] = {name: [] for name in out_schema.names}
+            emit = functools.partial(_append_row, rows)
+            results, sources = _map_batch(f, read(batch), emit)
+            encoded = arrow_results.encode(results) if results else None
+            if encoded is not None:
+                emit(**{BATCH: encoded[0], SCHEMA: encoded[1]})
+            else:
+                for result, record in zip(results, sources, strict=True):
+                    output, error = _as_json(result, None)
+                    emit(**{OUTPUT: output, ERROR: error, INPUT: None if error is None else to_json_text(record)})
+            yield pa.RecordBatch.from_pydict(rows, schema=_ARROW_STAGE)
 
     return df.mapInArrow(run, out_schema)
+
+
+def _append_row(rows: dict[str, list[Any]], **values: Any) -> None:
+    for name, column in rows.items():
+        column.append(values.get(name))
+
+
+_ARROW_STAGE = pa.schema(
+    [
+        pa.field(BATCH, pa.binary()),
+        pa.field(SCHEMA, pa.binary()),
+        pa.field(OUTPUT, pa.string()),
+        pa.field(ERROR, pa.string()),
+        pa.field(INPUT, pa.string()),
+    ]
+)
+
+
+def _input_decimals(schema: pa.Schema, before: T.StructType) -> pa.Schema:
+    """Top-level decimals keep the input field's precision and scale (Arrow infers the smallest
+    that holds the values it saw)."""
+    fields = []
+    for f in schema:
+        original = before[f.name].dataType if f.name in before.names else None
+        if isinstance(original, T.DecimalType) and pa.types.is_decimal(f.type) and original.scale >= f.type.scale:
+            f = pa.field(f.name, pa.decimal128(original.precision, original.scale))
+        fields.append(f)
+    return pa.schema(fields)
+
+
+def _decoded(stage: DataFrame, schema: pa.Schema) -> DataFrame:
+    """The Arrow blobs of ``stage`` as rows of ``schema``, natively typed."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for blob in batch.column(0).to_pylist():
+                yield arrow_results.conform(arrow_results.decode(blob), schema)
+
+    return stage.where(F.col(BATCH).isNotNull()).select(BATCH).mapInArrow(run, from_arrow_schema(schema))
+
+
+def _as_json_lines(stage: DataFrame) -> DataFrame:
+    """Every result of ``stage`` as JSON text (Arrow blobs re-encoded), for JSON inference."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for blob in batch.column(0).to_pylist():
+                lines = [to_json_text(r) for r in arrow_results.decode(blob).to_pylist()]
+                yield pa.RecordBatch.from_arrays([pa.array(lines, pa.string())], names=[OUTPUT])
+
+    blobs = stage.where(F.col(BATCH).isNotNull()).select(BATCH)
+    text = blobs.mapInArrow(run, T.StructType([T.StructField(OUTPUT, T.StringType())]))
+    return text.unionByName(stage.where(F.col(OUTPUT).isNotNull()).select(OUTPUT))
+
+
+def _from_json_lines(lines: DataFrame, before: T.StructType) -> DataFrame:
+    """Results that Arrow could not type together, inferred as the JSON reader does (choices)."""
+    inferred = choices.infer_json_lines(lines, OUTPUT)
+    schema, conflicts = inferred if inferred is not None else (T.StructType([]), [])
+    parsed = lines.select(F.from_json(F.col(OUTPUT), schema).alias("__r")).select("__r.*")
+    return _input_order_first(_restore_types(choices.split_choices(parsed, conflicts), before), before.names)
 
 
 def _restore_types(df: DataFrame, before: T.StructType) -> DataFrame:
@@ -213,6 +336,35 @@ def _input_order_first(df: DataFrame, input_columns: list[str]) -> DataFrame:
     return df.select(*[F.col(quote(c)) for c in kept + new])
 
 
+def _downstream(
+    frame: DynamicFrame,
+    good: DataFrame,
+    flagged: DataFrame,
+    transform: str,
+    transformation_ctx: str,
+    info: str,
+    stage_threshold: int,
+    total_threshold: int,
+) -> DynamicFrame:
+    """The frame after a function transform: ``good`` records, and the rows of ``flagged`` that
+    carry an error as this stage's error records."""
+    errors = error_frame(
+        flagged.where(F.col(ERROR).isNotNull()),
+        transformation_ctx=transformation_ctx,
+        info=info or transform,
+        message=F.concat(F.lit(f"{transform} function failed: "), F.col(ERROR)),
+        source=None,
+        input_record=F.col(INPUT),
+    )
+    return frame.derive(
+        good,
+        stage_errors=errors,
+        transformation_ctx=transformation_ctx,
+        stage_threshold=stage_threshold,
+        total_threshold=total_threshold,
+    )
+
+
 class Filter(Transform):
     """Keeps the records for which a Python function returns true (Glue's Filter)."""
 
@@ -230,22 +382,7 @@ class Filter(Transform):
         df = frame.toDF()
         flagged = filter_rows(df, f)
         good = flagged.where(F.col(ERROR).isNull()).drop(ERROR, INPUT)
-        bad = flagged.where(F.col(ERROR).isNotNull())
-        errors = error_frame(
-            bad,
-            transformation_ctx=transformation_ctx,
-            info=info or "Filter",
-            message=F.concat(F.lit("Filter function failed: "), F.col(ERROR)),
-            source=None,
-            input_record=F.col(INPUT),
-        )
-        return frame.derive(
-            good,
-            stage_errors=errors,
-            transformation_ctx=transformation_ctx,
-            stage_threshold=stageThreshold,
-            total_threshold=totalThreshold,
-        )
+        return _downstream(frame, good, flagged, "Filter", transformation_ctx, info, stageThreshold, totalThreshold)
 
 
 class Map(Transform):
@@ -264,25 +401,12 @@ class Map(Transform):
         if not callable(f):
             raise TransformError(f"Map: f must be a function, got {type(f).__name__}")
         df = frame.toDF()
-        # Cached so the function runs once per record for inference and parsing together.
+        # Cached so the function runs once per record, whichever route the results take.
         mapped = map_rows(df, f).persist(StorageLevel.MEMORY_AND_DISK)
-        results = mapped.where(F.col(ERROR).isNull()).select(F.col(OUTPUT))
-        inferred = choices.infer_json_lines(results, OUTPUT)
-        schema, conflicts = inferred if inferred is not None else (T.StructType([]), [])
-        parsed = results.select(F.from_json(F.col(OUTPUT), schema).alias("__r")).select("__r.*")
-        good = _input_order_first(_restore_types(choices.split_choices(parsed, conflicts), df.schema), df.columns)
-        errors = error_frame(
-            mapped.where(F.col(ERROR).isNotNull()),
-            transformation_ctx=transformation_ctx,
-            info=info or "Map",
-            message=F.concat(F.lit("Map function failed: "), F.col(ERROR)),
-            source=None,
-            input_record=F.col(INPUT),
-        )
-        return frame.derive(
-            good,
-            stage_errors=errors,
-            transformation_ctx=transformation_ctx,
-            stage_threshold=stageThreshold,
-            total_threshold=totalThreshold,
-        )
+        summary = mapped.agg(F.collect_set(SCHEMA), F.count_if(F.col(OUTPUT).isNotNull())).first()
+        assert summary is not None
+        unified = arrow_results.unify(summary[0]) if summary[0] and not summary[1] else None
+        if unified is not None:
+            unified = _input_decimals(unified, df.schema)
+        good = _decoded(mapped, unified) if unified is not None else _from_json_lines(_as_json_lines(mapped), df.schema)
+        return _downstream(frame, good, mapped, "Map", transformation_ctx, info, stageThreshold, totalThreshold)

@@ -1,0 +1,343 @@
+"""Issue 4 benchmark: each native transform vs the same hand-written DataFrame code, and Map /
+Filter with a Python function vs ``df.rdd.map`` / ``df.rdd.filter`` with the same function.
+
+    .venv/bin/python bench/bench_transforms.py [--rows 2000000] [--runs 3]
+
+The data are nested order records (a customer struct holding an address struct, an array of
+line-item structs, a choice-typed ``provider_id``) written once to Parquet and read back for
+every timing. Both arms of a comparison run in the same session on the same data, alternating
+which goes first; each arm writes its result to Spark's ``noop`` sink so every output column of
+every row is computed. Medians are reported; results go to bench/out/transforms.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import OUT, machine, median, save, timed  # noqa: E402
+from pyspark.sql import DataFrame  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+
+from etl.context import GlueContext  # noqa: E402
+from etl.frame.dynamicframe import DynamicFrame  # noqa: E402
+from etl.frame.types import choice_column  # noqa: E402
+from etl.session import get_session  # noqa: E402
+from etl.transforms import (  # noqa: E402
+    ApplyMapping,
+    DropFields,
+    DropNullFields,
+    Filter,
+    Join,
+    Map,
+    Relationalize,
+    RenameField,
+    ResolveChoice,
+    SelectFields,
+    SplitFields,
+    SplitRows,
+    UnnestFrame,
+)
+
+CITIES = ["Lisbon", "Porto", "Seattle", "Austin", "Berlin", "Osaka"]
+
+
+def orders(spark, rows: int) -> DataFrame:
+    """``rows`` nested order records, deterministic."""
+    rnd = lambda salt: F.abs(F.hash(F.col("id"), F.lit(salt)))  # noqa: E731
+    city = F.element_at(F.array(*[F.lit(c) for c in CITIES]), (rnd(1) % len(CITIES) + 1).cast("int"))
+    items = F.transform(
+        F.sequence(F.lit(1), (rnd(2) % 3 + 1).cast("int")),
+        lambda i: F.struct(
+            F.format_string("SKU%04d", (rnd(3) + i) % 5000).alias("sku"),
+            F.round(((rnd(4) + i * 7) % 10_000) / 100.0, 2).alias("price"),
+            ((rnd(5) + i) % 5 + 1).cast("int").alias("qty"),
+        ),
+    )
+    numeric_provider = rnd(6) % 10 != 0
+    return spark.range(rows).select(
+        F.col("id").alias("order_id"),
+        F.struct(
+            F.format_string("Customer %d", rnd(7) % 100_000).alias("name"),
+            F.struct(city.alias("city"), F.format_string("%05d", rnd(8) % 99_999).alias("zip")).alias("address"),
+        ).alias("customer"),
+        items.alias("items"),
+        choice_column(
+            {
+                "long": F.when(numeric_provider, rnd(9) % 1_000_000),
+                "string": F.when(~numeric_provider, F.format_string("P-%d", rnd(9) % 1000)),
+            }
+        ).alias("provider_id"),
+        F.when(rnd(10) % 4 == 0, "returned").otherwise("shipped").alias("status"),
+        F.round((rnd(11) % 100_000) / 100.0, 2).alias("amount"),
+        F.lit(None).cast("string").alias("always_null"),
+    )
+
+
+def sink(df: DataFrame) -> None:
+    df.write.format("noop").mode("overwrite").save()
+
+
+def sink_all(frames) -> None:
+    """Sink every frame of a dict of DataFrames or of a DynamicFrameCollection."""
+    for key in list(frames.keys()):
+        frame = frames[key]
+        sink(frame if isinstance(frame, DataFrame) else frame.toDF())
+
+
+def native_cases(spark, glue, data: DataFrame, customers: DataFrame) -> dict[str, tuple[Callable, Callable]]:
+    """name -> (DynamicFrame arm, hand-written DataFrame arm); each returns nothing, sinks."""
+    dyf = lambda: DynamicFrame.fromDF(data, glue, "orders")  # noqa: E731
+    cust_dyf = lambda: DynamicFrame.fromDF(customers, glue, "customers")  # noqa: E731
+    mapping = [
+        ("order_id", "long", "id", "long"),
+        ("customer.name", "string", "customer_name", "string"),
+        ("customer.address.city", "string", "city", "string"),
+        ("amount", "double", "amount", "decimal(10,2)"),
+        ("status", "string", "status", "string"),
+    ]
+    return {
+        "ApplyMapping": (
+            lambda: sink(ApplyMapping.apply(frame=dyf(), mappings=mapping).toDF()),
+            lambda: sink(
+                data.select(
+                    F.col("order_id").cast("long").alias("id"),
+                    F.col("customer.name").alias("customer_name"),
+                    F.col("customer.address.city").alias("city"),
+                    F.col("amount").cast("decimal(10,2)").alias("amount"),
+                    F.col("status"),
+                )
+            ),
+        ),
+        "DropFields": (
+            lambda: sink(DropFields.apply(frame=dyf(), paths=["status", "customer.address.zip"]).toDF()),
+            lambda: sink(data.drop("status").withColumn("customer", F.col("customer").dropFields("address.zip"))),
+        ),
+        "SelectFields": (
+            lambda: sink(SelectFields.apply(frame=dyf(), paths=["order_id", "customer.name", "amount"]).toDF()),
+            lambda: sink(
+                data.select("order_id", F.struct(F.col("customer.name").alias("name")).alias("customer"), "amount")
+            ),
+        ),
+        "RenameField": (
+            lambda: sink(
+                RenameField.apply(frame=dyf(), old_name="customer.name", new_name="customer.full_name").toDF()
+            ),
+            lambda: sink(
+                data.withColumn(
+                    "customer",
+                    F.col("customer").withField("full_name", F.col("customer.name")).dropFields("name"),
+                )
+            ),
+        ),
+        "ResolveChoice": (
+            lambda: sink(ResolveChoice.apply(frame=dyf(), specs=[("provider_id", "cast:long")]).toDF()),
+            lambda: sink(
+                data.withColumn(
+                    "provider_id",
+                    F.coalesce(F.col("provider_id.long"), F.col("provider_id.string").try_cast("bigint")),
+                )
+            ),
+        ),
+        "Join": (
+            lambda: sink(Join.apply(frame1=dyf(), frame2=cust_dyf(), keys1=["order_id"], keys2=["cust_order"]).toDF()),
+            lambda: sink(data.join(customers, data["order_id"] == customers["cust_order"])),
+        ),
+        "SplitFields": (
+            lambda: sink_all(SplitFields.apply(frame=dyf(), paths=["order_id", "amount"], name1="a", name2="b")),
+            lambda: sink_all({"a": data.select("order_id", "amount"), "b": data.drop("order_id", "amount")}),
+        ),
+        "SplitRows": (
+            lambda: sink_all(
+                SplitRows.apply(frame=dyf(), comparison_dict={"amount": {">": 500}}, name1="a", name2="b")
+            ),
+            lambda: sink_all(
+                {
+                    "a": data.where(F.col("amount") > 500),
+                    "b": data.where(~(F.col("amount") > 500) | F.col("amount").isNull()),
+                }
+            ),
+        ),
+        "UnnestFrame": (
+            lambda: sink(UnnestFrame.apply(frame=dyf()).toDF()),
+            lambda: sink(
+                data.select(
+                    "order_id",
+                    F.col("customer.name").alias("customer.name"),
+                    F.col("customer.address.city").alias("customer.address.city"),
+                    F.col("customer.address.zip").alias("customer.address.zip"),
+                    "items",
+                    "provider_id",
+                    "status",
+                    "amount",
+                    "always_null",
+                )
+            ),
+        ),
+        "DropNullFields": (
+            lambda: sink(DropNullFields.apply(frame=dyf()).toDF()),
+            lambda: sink(_hand_drop_null_fields(data)),
+        ),
+        "Relationalize": (
+            lambda: sink_all(Relationalize.apply(frame=dyf(), name="root")),
+            lambda: sink_all(_hand_relationalize(data)),
+        ),
+        "Relationalize (staged)": (
+            lambda: sink_all(
+                Relationalize.apply(frame=dyf(), staging_path=str(OUT / "transforms" / "ours"), name="root")
+            ),
+            lambda: sink_all(_hand_relationalize(data, str(OUT / "transforms" / "hand"))),
+        ),
+    }
+
+
+def _hand_drop_null_fields(df: DataFrame) -> DataFrame:
+    """The same checks by hand: does any record hold a value, for every field at every depth
+    (array elements through ``exists``), then drop what holds none."""
+    item = lambda f: F.exists("items", lambda x: x[f].isNotNull())  # noqa: E731
+    checks = {
+        "order_id": F.col("order_id").isNotNull(),
+        "customer": F.col("customer").isNotNull(),
+        "customer.name": F.col("customer.name").isNotNull(),
+        "customer.address": F.col("customer.address").isNotNull(),
+        "customer.address.city": F.col("customer.address.city").isNotNull(),
+        "customer.address.zip": F.col("customer.address.zip").isNotNull(),
+        "items": F.col("items").isNotNull(),
+        "items.sku": item("sku"),
+        "items.price": item("price"),
+        "items.qty": item("qty"),
+        "provider_id": F.col("provider_id.long").isNotNull() | F.col("provider_id.string").isNotNull(),
+        "status": F.col("status").isNotNull(),
+        "amount": F.col("amount").isNotNull(),
+        "always_null": F.col("always_null").isNotNull(),
+    }
+    row = df.agg(
+        *[F.bool_or(F.coalesce(c, F.lit(False))).alias(f"c{i}") for i, c in enumerate(checks.values())]
+    ).first()
+    empty = [name for i, name in enumerate(checks) if not row[i]]
+    return df.drop(*[n for n in empty if "." not in n])
+
+
+def _hand_relationalize(df: DataFrame, staging: str | None = None) -> dict[str, DataFrame]:
+    """The same tables by hand: a generated key, materialized once so both tables agree on it
+    (as any correct hand-written version must), the root flattened and the array pivoted. With
+    ``staging``, tables go through Parquet there, as Relationalize stages them."""
+    keyed = df.withColumn("__key", F.monotonically_increasing_id())
+    if staging:
+        keyed.write.mode("overwrite").parquet(f"{staging}/root")
+        keyed = df.sparkSession.read.parquet(f"{staging}/root")
+    else:
+        keyed = keyed.localCheckpoint()
+    root = keyed.select(
+        "order_id",
+        F.col("customer.name").alias("customer.name"),
+        F.col("customer.address.city").alias("customer.address.city"),
+        F.col("customer.address.zip").alias("customer.address.zip"),
+        F.col("__key").alias("items"),
+        "provider_id",
+        "status",
+        "amount",
+        "always_null",
+    )
+    child = keyed.select(F.col("__key").alias("id"), F.posexplode("items").alias("index", "item")).select(
+        "id",
+        "index",
+        F.col("item.sku").alias("items.val.sku"),
+        F.col("item.price").alias("items.val.price"),
+        F.col("item.qty").alias("items.val.qty"),
+    )
+    if staging:
+        child.write.mode("overwrite").parquet(f"{staging}/root_items")
+        child = df.sparkSession.read.parquet(f"{staging}/root_items")
+    return {"root": root, "root_items": child}
+
+
+def python_function_cases(spark, glue, data: DataFrame) -> dict[str, tuple[Callable, Callable]]:
+    """Map and Filter with one Python function each, through the transform and through RDDs."""
+    flat = data.select("order_id", "status", "amount", F.col("customer.address.city").alias("city"))
+    out_schema = "order_id bigint, status string, amount double, city string, amount_eur double, big boolean"
+
+    def add_fields(record):
+        record["amount_eur"] = round(record["amount"] * 0.92, 2)
+        record["big"] = record["amount"] > 500
+        return record
+
+    def is_big_in_lisbon(record):
+        return record["city"] == "Lisbon" and record["amount"] > 500
+
+    return {
+        "Map": (
+            lambda: sink(Map.apply(frame=DynamicFrame.fromDF(flat, glue, "f"), f=add_fields).toDF()),
+            lambda: sink(spark.createDataFrame(flat.rdd.map(lambda row: add_fields(row.asDict(True))), out_schema)),
+        ),
+        "Filter": (
+            lambda: sink(Filter.apply(frame=DynamicFrame.fromDF(flat, glue, "f"), f=is_big_in_lisbon).toDF()),
+            lambda: sink(
+                spark.createDataFrame(flat.rdd.filter(lambda row: is_big_in_lisbon(row.asDict(True))), flat.schema)
+            ),
+        ),
+    }
+
+
+def compare(spark, name: str, ours: Callable, baseline: Callable, runs: int) -> dict:
+    ours()  # warm-up, untimed
+    baseline()
+    times: dict[str, list[float]] = {"ours": [], "baseline": []}
+    for run in range(runs):
+        order = [("ours", ours), ("baseline", baseline)]
+        if run % 2:
+            order.reverse()
+        for arm, fn in order:
+            spark.catalog.clearCache()  # Map caches its results: no run may reuse another's
+            times[arm].append(timed(fn)[0])
+    med = {k: median(v) for k, v in times.items()}
+    print(
+        f"{name}: ours {med['ours']:.2f}s, baseline {med['baseline']:.2f}s, ratio {med['ours'] / med['baseline']:.3f}",
+        flush=True,
+    )
+    return {"median_seconds": med, "runs_seconds": times, "ratio_ours_over_baseline": med["ours"] / med["baseline"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=None, help="Names of the cases to run.")
+    args = parser.parse_args()
+
+    spark = get_session(
+        "bench-transforms", master="local[2]", conf={"spark.ui.enabled": "false", "spark.driver.memory": "6g"}
+    )
+    glue = GlueContext(spark)
+    work = OUT / "transforms"
+    shutil.rmtree(work, ignore_errors=True)
+    orders(spark, args.rows).write.parquet(str(work / "orders"))
+    data = spark.read.parquet(str(work / "orders"))
+    customers = data.select(F.col("order_id").alias("cust_order"), F.col("customer.name").alias("cust_name")).where(
+        F.col("order_id") % 2 == 0
+    )
+    customers.write.parquet(str(work / "customers"))
+    customers = spark.read.parquet(str(work / "customers"))
+    print(f"machine: {machine()}\nrows: {args.rows}, runs: {args.runs}", flush=True)
+
+    native = {}
+    for name, (ours, baseline) in native_cases(spark, glue, data, customers).items():
+        if args.only is None or name in args.only:
+            native[name] = compare(spark, name, ours, baseline, args.runs)
+    python = {}
+    for name, (ours, baseline) in python_function_cases(spark, glue, data).items():
+        if args.only is None or name in args.only:
+            result = compare(spark, name, ours, baseline, args.runs)
+            result["speedup_vs_rdd"] = 1 / result["ratio_ours_over_baseline"]
+            python[name] = result
+    summary = {"machine": machine(), "rows": args.rows, "runs": args.runs, "native": native, "python_functions": python}
+    print(f"saved {save('transforms', summary)}")
+
+
+if __name__ == "__main__":
+    main()
