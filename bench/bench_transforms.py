@@ -13,8 +13,10 @@ every row is computed. Medians are reported; results go to bench/out/transforms.
 from __future__ import annotations
 
 import argparse
+import gc
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -284,6 +286,15 @@ def python_function_cases(spark, glue, data: DataFrame) -> dict[str, tuple[Calla
     }
 
 
+def release_checkpoints(spark) -> None:
+    """Free the blocks of earlier runs' local checkpoints before the next run: Spark drops them
+    only when the JVM garbage-collects their RDDs, which otherwise happens at random points
+    inside later timed runs (3 s to 8.5 s for the same arm in one measurement)."""
+    gc.collect()  # drop Python's references to earlier DataFrames, then the JVM's objects
+    spark.sparkContext._jvm.System.gc()  # noqa: SLF001 - bench only; ContextCleaner frees blocks
+    time.sleep(0.5)
+
+
 def compare(spark, name: str, ours: Callable, baseline: Callable, runs: int) -> dict:
     ours()  # warm-up, untimed
     baseline()
@@ -294,6 +305,7 @@ def compare(spark, name: str, ours: Callable, baseline: Callable, runs: int) -> 
             order.reverse()
         for arm, fn in order:
             spark.catalog.clearCache()  # Map caches its results: no run may reuse another's
+            release_checkpoints(spark)
             times[arm].append(timed(fn)[0])
     med = {k: median(v) for k, v in times.items()}
     print(

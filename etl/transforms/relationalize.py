@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 KEY = "__relationalize_key"
 ELEMENT = "__relationalize_val"
+PRESENT = "__relationalize_has_"
 _PARTITION_SHIFT = 33  # monotonically_increasing_id: partition index above bit 33
 _POSITION_MASK = (1 << _PARTITION_SHIFT) - 1
 
@@ -122,10 +123,13 @@ def _pivot(
     if not arrays:
         tables[table] = staging.leaf(flat, table) if head else flat
         return
+    # Each array's presence is kept as a boolean, so the table's own output reads that flag
+    # instead of the whole array back from the staged or checkpointed data.
+    present = {leaf.name: f"{PRESENT}{i}" for i, leaf in enumerate(arrays)}
+    flat = flat.select("*", *[F.col(quote(name)).isNotNull().alias(flag) for name, flag in present.items()])
     keyed = staging.keyed(flat.withColumn(KEY, F.monotonically_increasing_id()), table)
     keyed = keyed.withColumn(KEY, dense_keys(keyed))
-    pivoted = {leaf.name for leaf in arrays}
-    tables[table] = keyed.select(*[_foreign_key(n) if n in pivoted else F.col(quote(n)) for n in names])
+    tables[table] = keyed.select(*[_foreign_key(n, present[n]) if n in present else F.col(quote(n)) for n in names])
     for leaf in arrays:
         assert isinstance(leaf.dtype, T.ArrayType)
         exploded = keyed.select(F.col(KEY).alias("id"), F.posexplode(F.col(quote(leaf.name))).alias("index", ELEMENT))
@@ -133,9 +137,9 @@ def _pivot(
         _pivot(exploded, ["id", "index"], element, f"{root}_{leaf.name}", root, staging, tables)
 
 
-def _foreign_key(name: str) -> Column:
+def _foreign_key(name: str, present: str) -> Column:
     """The row's key where the array is present (an empty array still gets one), else null."""
-    return F.when(F.col(quote(name)).isNotNull(), F.col(KEY)).alias(name)
+    return F.when(F.col(present), F.col(KEY)).alias(name)
 
 
 def _check_names(table: str, names: list[str], tables: Mapping[str, DataFrame]) -> None:
@@ -143,7 +147,7 @@ def _check_names(table: str, names: list[str], tables: Mapping[str, DataFrame]) 
         raise TransformError(f"Relationalize: two arrays both pivot into the table {table!r}")
     seen: set[str] = set()
     for name in names:
-        if name in seen or name in (KEY, ELEMENT):
+        if name in seen or name in (KEY, ELEMENT) or name.startswith(PRESENT):
             raise TransformError(
                 f"Relationalize: table {table!r} would have two columns named {name!r} "
                 "(a field name with dots collides with a flattened struct field)"
