@@ -95,3 +95,61 @@ def spark_error_summary(exc: BaseException) -> str:
         if "Exception: " in line and not line.startswith("at "):
             return line.split("Exception: ", 1)[1]
     return lines[0] if lines else type(exc).__name__
+
+
+class LabelFileError(TransformError):
+    """A FindMatches label file is malformed; the message names the file and the line or column."""
+
+    def __init__(self, path: str, message: str, *, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        super().__init__(f"{path}, line {line}: {message}" if line is not None else f"{path}: {message}")
+
+
+class LabelConflictError(TransformError):
+    """Two labeling sets disagree on whether a pair of records match."""
+
+
+class ConcurrentRunsExceededError(JobError):
+    """A job already has ``max_concurrent_runs`` active runs (Glue: ConcurrentRunsExceededException).
+
+    ``run_ids`` are the active runs; ``details`` describe them (state, start, process) for the message.
+    """
+
+    def __init__(self, job_name: str, limit: int, run_ids: list[str], details: list[str] | None = None) -> None:
+        self.job_name = job_name
+        self.limit = limit
+        self.run_ids = run_ids
+        described = "; ".join(details or run_ids)
+        super().__init__(
+            f"job {job_name}: max_concurrent_runs is {limit} and {len(run_ids)} run(s) are active: {described}. "
+            "Wait for them to finish, stop them, or raise max_concurrent_runs"
+        )
+
+
+class DataQualityError(JobError):
+    """A data-quality rule with ``action: fail`` did not hold; nothing was written to the sinks.
+
+    ``results`` holds every rule's result (the failed ones and the others), as recorded with the run.
+    """
+
+    def __init__(self, message: str, results: list[dict]) -> None:
+        self.results = results
+        super().__init__(message)
+
+
+class WorkflowError(EtlError):
+    """A workflow run could not start, resume or be found (Glue: IllegalWorkflowStateException)."""
+
+
+class WorkflowRunningError(WorkflowError):
+    """The workflow already has as many RUNNING runs as it allows; names them."""
+
+    def __init__(self, workflow_name: str, limit: int, run_ids: list[str]) -> None:
+        self.workflow_name = workflow_name
+        self.limit = limit
+        self.run_ids = run_ids
+        super().__init__(
+            f"workflow {workflow_name}: {len(run_ids)} run(s) still RUNNING ({', '.join(run_ids)}) and at most "
+            f"{limit} may run at once; wait for them to finish"
+        )

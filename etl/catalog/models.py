@@ -110,3 +110,37 @@ class CrawledFileRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     mtime: Mapped[float] = mapped_column(Float)
     table_name: Mapped[str | None] = mapped_column(String(255))
+
+
+class MLTransformRow(Base):
+    """A FindMatches transform (Glue: MLTransform): its parameters, trained model and metrics."""
+
+    __tablename__ = "etl_ml_transforms"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)  # FindMatchesParameters, Glue's keys
+    model: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # FindMatchesMetrics
+    status: Mapped[str] = mapped_column(String(32), default="NOT_READY")
+    input_database: Mapped[str | None] = mapped_column(String(255))
+    input_table: Mapped[str | None] = mapped_column(String(255))
+    create_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    update_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MLLabelRow(Base):
+    """One labelled record: records of a labeling set with the same label are one entity."""
+
+    __tablename__ = "etl_ml_labels"
+    __table_args__ = (UniqueConstraint("transform_name", "labeling_set_id", "record_key", name="uq_ml_label"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transform_name: Mapped[str] = mapped_column(
+        String(255), ForeignKey("etl_ml_transforms.name", ondelete="CASCADE"), index=True
+    )
+    labeling_set_id: Mapped[str] = mapped_column(String(255))
+    label: Mapped[str] = mapped_column(String(255))
+    record_key: Mapped[str] = mapped_column(Text)  # the primary key value as text
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)  # the record's columns as labelled
+    import_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
