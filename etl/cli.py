@@ -21,12 +21,23 @@ err_console = Console(stderr=True, soft_wrap=True)
 
 
 def _register_groups() -> None:
+    from etl.bookmark_cli import bookmark_app
     from etl.catalog_cli import catalog_app
     from etl.crawler_cli import crawl_command, crawler_app
+    from etl.findmatches_cli import findmatches_app
+    from etl.jobs_cli import run_command, run_status_command, runs_command
+    from etl.workflow_cli import scheduler_command, workflow_app
 
+    app.add_typer(bookmark_app, name="bookmark")
     app.add_typer(catalog_app, name="catalog")
     app.add_typer(crawler_app, name="crawler")
+    app.add_typer(findmatches_app, name="findmatches")
     app.command("crawl")(crawl_command)
+    app.command("run")(run_command)
+    app.command("runs")(runs_command)
+    app.command("run-status")(run_status_command)
+    app.add_typer(workflow_app, name="workflow")
+    app.command("scheduler")(scheduler_command)
 
 
 _register_groups()

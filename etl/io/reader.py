@@ -24,6 +24,7 @@ from etl.io import listing
 from etl.io.choices import Conflict, csv_choices, infer_json_lines, split_choices
 from etl.io.formats import LINE_FORMATS, ReadOptions, canonical_format, read_options
 from etl.io.pruning import partition_schema, prune
+from etl.jobs import bookmarks
 
 CORRUPT = "_corrupt_record"
 
@@ -150,6 +151,7 @@ def read_plans(
     fmt = canonical_format(format)
     opts = read_options(fmt, format_options)
     opts.spark.update(spark_options or {})
+    plans = bookmarks.filter_plans(plans, fmt, transformation_ctx)  # the active job's bookmark: unread files only
     frames: list[DataFrame] = []
     errors: list[DataFrame] = []
     for plan in plans:
