@@ -1,5 +1,6 @@
-"""``from awsglueml.transforms import FillMissingValues``: Glue's ML transforms."""
+"""``from awsglueml.transforms import FindMatches``: Glue's ML transforms."""
 
+from etl.findmatches.transforms import FindIncrementalMatches, FindMatches
 from etl.transforms.fill_missing import FillMissingValues
 
-__all__ = ["FillMissingValues"]
+__all__ = ["FillMissingValues", "FindIncrementalMatches", "FindMatches"]

@@ -35,7 +35,10 @@ class Transform:
 
 
 def get_transform(name: str) -> type[Transform]:
-    """Look a transform up by its Glue name, e.g. ``"ApplyMapping"``."""
+    """Look a transform up by its Glue name, e.g. ``"ApplyMapping"`` or ``"FindMatches"``."""
+    import etl.findmatches.transforms  # noqa: F401 - registers Glue's ML transforms (awsglueml)
+    import etl.transforms  # noqa: F401 - registers the bundled transforms
+
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -44,4 +47,7 @@ def get_transform(name: str) -> type[Transform]:
 
 
 def registered_transforms() -> dict[str, type[Transform]]:
+    import etl.findmatches.transforms  # noqa: F401
+    import etl.transforms  # noqa: F401
+
     return dict(_REGISTRY)

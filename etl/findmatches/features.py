@@ -1,0 +1,280 @@
+"""Comparison features of candidate pairs, and the comparison levels the match model reads.
+
+:func:`compare` joins each pair ``(id_l, id_r)`` to both records' prepared columns
+(:func:`etl.findmatches.columns.prepare`) and computes, per column kind, the features below, named
+``<column>__<feature>``. Every feature is null when either side is null (no information).
+
+=============  ==================================================================================
+kind           features
+=============  ==================================================================================
+text, name     ``exact`` (bool), ``jw`` Jaro-Winkler similarity, ``lev`` 1 - Levenshtein distance /
+               longer length, ``jaccard`` of the sets of space-separated tokens (doubles in [0, 1])
+name           also ``soundex`` (bool, equal Soundex codes) and, when there are several name columns,
+               ``swapped`` (bool: the value equals the other record's value of another name column)
+numeric        ``exact`` (bool), ``absdiff`` \\|l - r\\|, ``reldiff`` \\|l - r\\| / max(\\|l\\|, \\|r\\|)
+date           ``exact`` (bool), ``days`` apart, ``edits`` (Levenshtein distance of the yyyyMMdd
+               forms: one mistyped digit is 1), ``transposed`` (bool: same year, day and month swapped)
+exact          ``exact`` (bool)
+=============  ==================================================================================
+
+Jaro-Winkler is the only feature Spark has no native function for: it is computed with
+``rapidfuzz`` on Arrow batches (a pandas UDF, one vectorized call per batch). All else is native.
+
+:func:`levels` turns the features into one small int per column (``<column>__level``) for the
+Fellegi-Sunter model; :data:`LEVEL_TABLE` documents them.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from functools import reduce
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from etl.findmatches.columns import KEY, ResolvedColumn
+from etl.sqltext import sql_ident
+
+NULL_LEVEL = -1  # either side is null: the comparison carries no information (weight 0)
+
+#: The comparison levels per column kind, highest first; a pair gets the first level whose test holds,
+#: ``-1`` when either side is null and ``0`` when none holds. Thresholds are on the features above.
+LEVEL_TABLE: dict[str, list[tuple[int, str]]] = {
+    "text": [
+        (4, "exact"),
+        (3, "jw >= 0.95, or lev >= 0.9, or the same set of tokens (jaccard = 1)"),
+        (2, "jw >= 0.88, or lev >= 0.8"),
+        (1, "jw >= 0.70"),
+        (0, "else"),
+    ],
+    "name": [
+        (5, "exact"),
+        (4, "swapped with another name column"),
+        (3, "jw >= 0.95, or the same set of tokens"),
+        (2, "jw >= 0.88, or equal Soundex codes"),
+        (1, "jw >= 0.70"),
+        (0, "else"),
+    ],
+    "numeric": [(3, "exact"), (2, "reldiff <= 0.05"), (1, "reldiff <= 0.25"), (0, "else")],
+    "date": [
+        (4, "exact"),
+        (3, "one digit differs (edits = 1), or day and month transposed"),
+        (2, "days <= 31"),
+        (1, "days <= 366"),
+        (0, "else"),
+    ],
+    "exact": [(1, "exact"), (0, "else")],
+}
+
+
+def level_count(kind: str) -> int:
+    """How many non-null levels a column of this kind has (levels are ``0 .. count - 1``)."""
+    return len(LEVEL_TABLE[kind])
+
+
+def feature_name(column: str, feature: str) -> str:
+    """The name of one feature column: ``<column>__<feature>``."""
+    return f"{column}__{feature}"
+
+
+def level_name(column: str) -> str:
+    """The name of a column's comparison level: ``<column>__level``."""
+    return feature_name(column, "level")
+
+
+def col(name: str) -> Column:
+    """A column by its exact name (dots, spaces and back-ticks allowed)."""
+    return F.col(sql_ident(name))
+
+
+def _jaro_winkler_batch(left: pd.Series, right: pd.Series) -> pd.Series:
+    """Jaro-Winkler similarity of each row's two strings, one vectorized rapidfuzz call per batch
+    (nulls compare as empty strings; :func:`compare` masks them)."""
+    from rapidfuzz.distance import JaroWinkler
+    from rapidfuzz.process import cpdist
+
+    scores = cpdist(
+        left.fillna("").tolist(),
+        right.fillna("").tolist(),
+        scorer=JaroWinkler.normalized_similarity,
+        dtype=np.float64,
+        workers=1,
+    )
+    return pd.Series(scores, index=left.index)
+
+
+_jaro_winkler = F.pandas_udf(_jaro_winkler_batch, T.DoubleType())  # type: ignore[call-overload]
+
+
+def _both(left: Column, right: Column, value: Column) -> Column:
+    """``value`` when both sides are set, else null."""
+    return F.when(left.isNotNull() & right.isNotNull(), value)
+
+
+def _text_features(name: str, left: Column, right: Column) -> list[Column]:
+    longer = F.greatest(F.length(left), F.length(right))
+    tokens_l = F.array_distinct(F.split(left, " "))
+    tokens_r = F.array_distinct(F.split(right, " "))
+    jaccard = F.size(F.array_intersect(tokens_l, tokens_r)) / F.size(F.array_union(tokens_l, tokens_r))
+    return [
+        _both(left, right, left == right).alias(feature_name(name, "exact")),
+        _both(left, right, _jaro_winkler(left, right)).alias(feature_name(name, "jw")),
+        _both(left, right, 1.0 - F.levenshtein(left, right) / longer).alias(feature_name(name, "lev")),
+        _both(left, right, jaccard.cast("double")).alias(feature_name(name, "jaccard")),
+    ]
+
+
+def _name_features(name: str, left: Column, right: Column, others: Sequence[tuple[Column, Column]]) -> list[Column]:
+    out = [_both(left, right, F.soundex(left) == F.soundex(right)).alias(feature_name(name, "soundex"))]
+    if others:
+        crossed = [(left == other_r) | (right == other_l) for other_l, other_r in others]
+        swapped = F.coalesce(reduce(operator.or_, crossed), F.lit(False))
+        out.append(_both(left, right, swapped).alias(feature_name(name, "swapped")))
+    return out
+
+
+def _numeric_features(name: str, left: Column, right: Column) -> list[Column]:
+    diff = F.abs(left - right)
+    scale = F.greatest(F.abs(left), F.abs(right))
+    return [
+        _both(left, right, left == right).alias(feature_name(name, "exact")),
+        _both(left, right, diff).alias(feature_name(name, "absdiff")),
+        _both(left, right, F.when(scale == 0, F.lit(0.0)).otherwise(diff / scale)).alias(feature_name(name, "reldiff")),
+    ]
+
+
+def _date_features(name: str, left: Column, right: Column) -> list[Column]:
+    transposed = (
+        (F.year(left) == F.year(right))
+        & (F.month(left) == F.dayofmonth(right))
+        & (F.dayofmonth(left) == F.month(right))
+        & (F.month(left) != F.dayofmonth(left))
+    )
+    edits = F.levenshtein(F.date_format(left, "yyyyMMdd"), F.date_format(right, "yyyyMMdd"))
+    return [
+        _both(left, right, left == right).alias(feature_name(name, "exact")),
+        _both(left, right, F.abs(F.datediff(left, right))).alias(feature_name(name, "days")),
+        _both(left, right, edits).alias(feature_name(name, "edits")),
+        _both(left, right, transposed).alias(feature_name(name, "transposed")),
+    ]
+
+
+def feature_columns(columns: Sequence[ResolvedColumn]) -> list[str]:
+    """The feature column names :func:`compare` produces for these columns, in order."""
+    names = {c.name for c in columns if c.kind == "name"}
+    out: list[str] = []
+    for column in columns:
+        if column.is_text:
+            out += [feature_name(column.name, f) for f in ("exact", "jw", "lev", "jaccard")]
+            if column.kind == "name":
+                out.append(feature_name(column.name, "soundex"))
+                if len(names) > 1:
+                    out.append(feature_name(column.name, "swapped"))
+        elif column.kind == "numeric":
+            out += [feature_name(column.name, f) for f in ("exact", "absdiff", "reldiff")]
+        elif column.kind == "date":
+            out += [feature_name(column.name, f) for f in ("exact", "days", "edits", "transposed")]
+        else:
+            out.append(feature_name(column.name, "exact"))
+    return out
+
+
+def has_features(df: DataFrame, columns: Sequence[ResolvedColumn]) -> bool:
+    """Whether ``df`` holds every feature :func:`compare` makes for these columns."""
+    present = set(df.columns)
+    return all(name in present for name in feature_columns(columns))
+
+
+def compare(pairs: DataFrame, prepared: DataFrame, columns: Sequence[ResolvedColumn]) -> DataFrame:
+    """The comparison features of each pair: ``id_l, id_r`` and the columns of :func:`feature_columns`.
+
+    Args:
+        pairs: ``id_l, id_r`` keys of ``prepared`` (``__fm_key``).
+        prepared: the records as :func:`etl.findmatches.columns.prepare` returns them.
+        columns: the compared columns and their kinds.
+    """
+    sides = {}
+    for side in ("l", "r"):
+        renamed = [col(KEY).alias(f"id_{side}")]
+        renamed += [col(c.name).alias(f"__{side}{i}") for i, c in enumerate(columns)]
+        sides[side] = prepared.select(*renamed)
+    joined = pairs.select("id_l", "id_r").join(sides["l"], "id_l").join(sides["r"], "id_r")
+
+    def side(i: int) -> tuple[Column, Column]:
+        return F.col(f"__l{i}"), F.col(f"__r{i}")
+
+    name_index = [i for i, c in enumerate(columns) if c.kind == "name"]
+    features: list[Column] = []
+    for i, column in enumerate(columns):
+        left, right = side(i)
+        if column.is_text:
+            features += _text_features(column.name, left, right)
+            if column.kind == "name":
+                features += _name_features(column.name, left, right, [side(j) for j in name_index if j != i])
+        elif column.kind == "numeric":
+            features += _numeric_features(column.name, left, right)
+        elif column.kind == "date":
+            features += _date_features(column.name, left, right)
+        else:
+            features.append(_both(left, right, left == right).alias(feature_name(column.name, "exact")))
+    return joined.select("id_l", "id_r", *features)
+
+
+def _first(conditions: Sequence[tuple[Column, int]], null: Column) -> Column:
+    """The level of the first condition that holds; ``-1`` when ``null``; ``0`` when none holds."""
+    level = F.when(null, F.lit(NULL_LEVEL))
+    for condition, value in conditions:
+        level = level.when(condition, F.lit(value))
+    return level.otherwise(F.lit(0)).cast("int")
+
+
+def level_expr(column: ResolvedColumn, available: Sequence[str]) -> Column:
+    """The comparison level of one column (see :data:`LEVEL_TABLE`) from its features."""
+
+    def f(feature: str) -> Column:
+        return col(feature_name(column.name, feature))
+
+    exact = f("exact")
+    null = exact.isNull()
+    if column.is_text:
+        jw = f("jw")
+        same_tokens = f("jaccard") >= 1.0
+        if column.kind == "text":
+            lev = f("lev")
+            return _first(
+                [
+                    (exact, 4),
+                    ((jw >= 0.95) | (lev >= 0.9) | same_tokens, 3),
+                    ((jw >= 0.88) | (lev >= 0.8), 2),
+                    (jw >= 0.70, 1),
+                ],
+                null,
+            )
+        swapped = f("swapped") if feature_name(column.name, "swapped") in available else F.lit(False)
+        return _first(
+            [
+                (exact, 5),
+                (swapped, 4),
+                ((jw >= 0.95) | same_tokens, 3),
+                ((jw >= 0.88) | f("soundex"), 2),
+                (jw >= 0.70, 1),
+            ],
+            null,
+        )
+    if column.kind == "numeric":
+        reldiff = f("reldiff")
+        return _first([(exact, 3), (reldiff <= 0.05, 2), (reldiff <= 0.25, 1)], null)
+    if column.kind == "date":
+        days = f("days")
+        return _first([(exact, 4), ((f("edits") <= 1) | f("transposed"), 3), (days <= 31, 2), (days <= 366, 1)], null)
+    return _first([(exact, 1)], null)
+
+
+def levels(features: DataFrame, columns: Sequence[ResolvedColumn]) -> DataFrame:
+    """``features`` plus one int ``<column>__level`` per compared column (see :data:`LEVEL_TABLE`)."""
+    available = features.columns
+    return features.select("*", *[level_expr(c, available).alias(level_name(c.name)) for c in columns])
