@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,17 +29,10 @@ from etl.catalog.models import MLLabelRow, MLTransformRow
 from etl.errors import AlreadyExistsError, EntityNotFoundError, InvalidInputError
 from etl.findmatches.labels import LabelRecord, labels_by_set
 from etl.findmatches.params import FindMatchesParameters
+from etl.timeutil import as_utc, utc_now
 
 _NAME = re.compile(r"^[\w\-. ]{1,255}$")
 NOT_READY, READY = "NOT_READY", "READY"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -109,7 +102,7 @@ class MLTransformStore:
             AlreadyExistsError: a transform of that name exists.
         """
         _check_name(name)
-        now = _now()
+        now = utc_now()
         row = MLTransformRow(
             name=name,
             description=description or None,
@@ -155,7 +148,7 @@ class MLTransformStore:
                 new = _parameters_json(parameters)
                 if new != row.parameters:
                     row.parameters, row.model, row.metrics, row.status = new, None, None, NOT_READY
-            row.update_time = _now()
+            row.update_time = utc_now()
         return self.get_transform(name)
 
     def delete_transform(self, name: str) -> None:
@@ -170,7 +163,7 @@ class MLTransformStore:
             raise InvalidInputError(f"ML transform {name!r}: the model must be a dict, got {type(model).__name__}")
         with self._session() as s:
             row = self._transform(s, name)
-            row.model, row.status, row.update_time = dict(model), READY, _now()
+            row.model, row.status, row.update_time = dict(model), READY, utc_now()
             if metrics is not None:
                 row.metrics = dict(metrics)
 
@@ -178,7 +171,7 @@ class MLTransformStore:
         """Store the latest evaluation metrics (Glue: the result of StartMLEvaluationTaskRun)."""
         with self._session() as s:
             row = self._transform(s, name)
-            row.metrics, row.update_time = dict(metrics), _now()
+            row.metrics, row.update_time = dict(metrics), utc_now()
 
     # ----- labels -------------------------------------------------------------------------
     def add_labels(self, name: str, labels: Sequence[LabelRecord], replace: bool = False) -> int:
@@ -192,7 +185,7 @@ class MLTransformStore:
             InvalidInputError: a label lacks a set id, label or key, or a key repeats within a set.
         """
         _check_labels(name, labels)
-        now = _now()
+        now = utc_now()
         rows = [
             {
                 "transform_name": name,
@@ -284,8 +277,8 @@ def _transform_shape(row: MLTransformRow, label_count: int) -> MLTransform:
         model=row.model,
         metrics=row.metrics,
         label_count=label_count,
-        created_on=_aware(row.create_time),
-        last_modified_on=_aware(row.update_time),
+        created_on=as_utc(row.create_time),
+        last_modified_on=as_utc(row.update_time),
         input_database=row.input_database,
         input_table=row.input_table,
     )

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from etl.catalog import Catalog
 from etl.catalog.job_models import BookmarkFileRow, JobRow, JobRunRow
 from etl.errors import ConcurrentRunsExceededError, EntityNotFoundError, JobError
+from etl.timeutil import as_utc, utc_now
 
 log = logging.getLogger("etl.jobs.history")
 
@@ -42,17 +43,6 @@ ACTIVE_STATES = (STARTING, RUNNING)
 FINAL_STATES = (SUCCEEDED, FAILED, TIMEOUT, STOPPED, ERROR)
 ABANDONED = "Run abandoned: "  # error-message prefix of runs marked ERROR by stale detection
 HOST = socket.gethostname()
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every time stored here is UTC."""
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 def new_run_id() -> str:
@@ -107,8 +97,8 @@ class RunRecord:
             previous_run_id=row.previous_run_id,
             state=row.state,
             arguments=dict(row.arguments or {}),
-            start_time=_aware(row.start_time),  # type: ignore[arg-type]
-            end_time=_aware(row.end_time),
+            start_time=as_utc(row.start_time),  # type: ignore[arg-type]
+            end_time=as_utc(row.end_time),
             duration_seconds=row.duration_seconds,
             timeout_minutes=row.timeout_minutes,
             error_message=row.error_message,
@@ -116,7 +106,7 @@ class RunRecord:
             workflow_run_id=row.workflow_run_id,
             pid=row.pid,
             host=row.host,
-            heartbeat_time=_aware(row.heartbeat_time),
+            heartbeat_time=as_utc(row.heartbeat_time),
             metrics=dict(row.metrics or {}),
             data_quality=list(row.data_quality or []),
             bookmark=dict(row.bookmark or {}),
@@ -206,7 +196,7 @@ class RunHistory:
         Raises:
             ConcurrentRunsExceededError: ``max_concurrent_runs`` runs are active; names them.
         """
-        now = _now()
+        now = utc_now()
         with self._locked(job_name) as s:
             active = s.scalars(
                 select(JobRunRow)
@@ -246,7 +236,7 @@ class RunHistory:
             else:
                 ids = [r.id for r in live]
                 details = [
-                    f"{r.id} ({r.state} since {_iso(_aware(r.start_time))}, pid {r.pid} on {r.host})" for r in live
+                    f"{r.id} ({r.state} since {_iso(as_utc(r.start_time))}, pid {r.pid} on {r.host})" for r in live
                 ]
         if refused:
             raise ConcurrentRunsExceededError(job_name, max_concurrent_runs, ids, details)
@@ -260,7 +250,7 @@ class RunHistory:
         with self.catalog._session() as s:
             row = self._row(s, run_id)
             if row.state == STARTING:
-                now = _now()
+                now = utc_now()
                 row.state, row.start_time, row.heartbeat_time = RUNNING, now, now
             return RunRecord.from_row(row)
 
@@ -269,7 +259,7 @@ class RunHistory:
         with self.catalog._session() as s:
             row = s.get(JobRunRow, run_id)
             if row is not None and row.state in ACTIVE_STATES:
-                row.heartbeat_time = _now()
+                row.heartbeat_time = utc_now()
 
     # ----- ending -------------------------------------------------------------------------
     def finish(
@@ -304,7 +294,7 @@ class RunHistory:
         with self.catalog._session() as s:
             row = self._row(s, run_id)
             self._finish_row(s, row, state, error_message, None, None, None)
-            now = _now()
+            now = utc_now()
             nxt = JobRunRow(
                 id=new_run_id(),
                 job_name=row.job_name,
@@ -348,9 +338,9 @@ class RunHistory:
                 return
             # the job committed, then its process failed, timed out or was stopped: the process's outcome wins
             log.warning("run %s was %s but its process ended %s; recording %s", row.id, row.state, state, state)
-        now = _now()
+        now = utc_now()
         row.state, row.end_time, row.error_message = state, now, error_message
-        row.duration_seconds = (now - _aware(row.start_time)).total_seconds()  # type: ignore[operator]
+        row.duration_seconds = (now - as_utc(row.start_time)).total_seconds()  # type: ignore[operator]
         self._merge(row, metrics, data_quality, bookmark)
         if state != SUCCEEDED:
             self._drop_bookmark_files(s, row)
@@ -403,7 +393,7 @@ class RunHistory:
             if pid_alive(row.pid):
                 return None
             return f"process {row.pid} on {row.host} is gone (the runner crashed or was killed)"
-        last, start = _aware(row.heartbeat_time), _aware(row.start_time)
+        last, start = as_utc(row.heartbeat_time), as_utc(row.start_time)
         if last is not None and start is not None and last > start and now - last > timedelta(seconds=self.stale_after):
             return (
                 f"no heartbeat from process {row.pid} on {row.host} since {_iso(last)} "
@@ -414,12 +404,12 @@ class RunHistory:
     def _abandon(self, s: Session, row: JobRunRow, reason: str, now: datetime) -> None:
         log.warning("run %s of job %s: %s; marking it ERROR", row.id, row.job_name, reason)
         row.state, row.end_time, row.error_message = ERROR, now, ABANDONED + reason
-        row.duration_seconds = (now - _aware(row.start_time)).total_seconds()  # type: ignore[operator]
+        row.duration_seconds = (now - as_utc(row.start_time)).total_seconds()  # type: ignore[operator]
         self._drop_bookmark_files(s, row)
 
     def reap_stale(self, job_name: str | None = None) -> list[RunRecord]:
         """Mark active runs whose process is gone as ERROR; returns them."""
-        now = _now()
+        now = utc_now()
         reaped = []
         with self.catalog._session() as s:
             query = select(JobRunRow).where(JobRunRow.state.in_(ACTIVE_STATES))
@@ -450,7 +440,7 @@ class RunHistory:
             with self.catalog._session() as s:
                 row = self._row(s, run_id)
                 if row.state in ACTIVE_STATES:
-                    now = _now()
+                    now = utc_now()
                     reason = self._stale_reason(row, now)
                     if reason:
                         self._abandon(s, row, reason, now)

@@ -32,7 +32,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -44,6 +44,7 @@ from etl.jobs.arguments import check_arguments, merge_arguments, parse_argv, to_
 from etl.jobs.definition import JobDefinition, register_job
 from etl.jobs.history import ERROR, FAILED, STOPPED, SUCCEEDED, TIMEOUT, RunHistory, RunRecord
 from etl.jobs.retry import AttemptError, Retrier
+from etl.jobs.signals import stop_on_sigterm
 from etl.submit import spark_submit_command, submit_env
 
 SPEC_CONF_ENV = "ETL_SPARK_CONF"  # JSON spark_conf for the YAML-spec child
@@ -124,22 +125,6 @@ def _child_setup(parent: int) -> Callable[[], None]:
                 os._exit(1)
 
     return setup
-
-
-@contextlib.contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        raise _Stop(f"stopped by signal {signal.Signals(signum).name}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def resolve_master(definition: JobDefinition, master: str | None) -> str | None:
@@ -404,7 +389,7 @@ def run_job(
     notify = on_event or (lambda _event: None)
     retrier = Retrier(definition.policies(), rng or random.Random())
     outcome = RunOutcome()
-    with _stop_on_sigterm():
+    with stop_on_sigterm(_Stop):
         notify(RunEvent("started", record))
         while True:
             try:

@@ -20,12 +20,10 @@ their current definitions, and lets the triggers downstream of them fire again.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +36,7 @@ from etl.catalog.job_models import WorkflowNodeRunRow
 from etl.catalog.models import CrawlRunRow
 from etl.crawler.spec import CrawlerSpec
 from etl.errors import ConfigError, EtlError, WorkflowError
+from etl.jobs.signals import stop_on_sigterm
 from etl.jobs.workflow_spec import (
     ERROR,
     FAILED,
@@ -61,11 +60,10 @@ from etl.jobs.workflow_store import (
     NodeRunRecord,
     WorkflowRunRecord,
     WorkflowStore,
-    _aware,
-    _now,
     get_workflow_run_properties,
     put_workflow_run_properties,
 )
+from etl.timeutil import as_utc, utc_now
 
 __all__ = [
     "WorkflowEngine",
@@ -108,22 +106,6 @@ class _Start:
 
 class _Stopped(Exception):  # noqa: N818 - a control-flow signal
     """SIGTERM reached the engine."""
-
-
-@contextlib.contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        raise _Stopped(f"stopped by signal {signal.Signals(signum).name}")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class _Heartbeat:
@@ -325,7 +307,7 @@ class WorkflowEngine:
                     queue.extend(s for s in self._starts(trigger, states, run_id) if s.node not in states)
 
         try:
-            with _Heartbeat(self.store, run_id, self.heartbeat_seconds), _stop_on_sigterm():
+            with _Heartbeat(self.store, run_id, self.heartbeat_seconds), stop_on_sigterm(_Stopped):
                 try:
                     fire_ready()
                     while queue:
@@ -358,14 +340,14 @@ class WorkflowEngine:
     def _run_node(self, run_id: str, start: _Start) -> str:
         node = self.workflow.nodes[start.node]
         self.store.update_node(
-            run_id, node.name, state=RUNNING, start_time=_now(), end_time=None, run_id=None, error_message=None
+            run_id, node.name, state=RUNNING, start_time=utc_now(), end_time=None, run_id=None, error_message=None
         )
         self.on_event(WorkflowEvent("node_started", run_id, node=node.name, detail=f"trigger {start.trigger}"))
         if node.kind == JOB:
             state, node_run, message = self._run_job(run_id, node, start)
         else:
             state, node_run, message = self._run_crawler(run_id, node)
-        values: dict[str, Any] = {"state": state, "end_time": _now(), "error_message": message}
+        values: dict[str, Any] = {"state": state, "end_time": utc_now(), "error_message": message}
         if node_run is not None:
             values["run_id"] = node_run
         self.store.update_node(run_id, node.name, **values)
@@ -407,7 +389,7 @@ class WorkflowEngine:
 
     def _run_crawler(self, run_id: str, node: Node) -> tuple[str, str | None, str | None]:
         spec = self.workflow.crawler_specs[node.name]
-        began = _now()
+        began = utc_now()
         try:
             crawl_id = self.crawl(spec, self.catalog)
         except (KeyboardInterrupt, _Stopped):
@@ -416,7 +398,7 @@ class WorkflowEngine:
                 run_id,
                 node.name,
                 state=STOPPED,
-                end_time=_now(),
+                end_time=utc_now(),
                 run_id=crawl_id,
                 error_message="stopped with its workflow run",
             )
@@ -434,7 +416,7 @@ class WorkflowEngine:
             rows = s.scalars(
                 select(CrawlRunRow).where(CrawlRunRow.crawler_name == crawler).order_by(CrawlRunRow.id.desc()).limit(5)
             ).all()
-            mine = [(r.id, r.state) for r in rows if (_aware(r.start_time) or began) >= began]
+            mine = [(r.id, r.state) for r in rows if (as_utc(r.start_time) or began) >= began]
         if not mine:
             return None
         crawl_id, state = mine[0]

@@ -46,6 +46,7 @@ from etl.jobs.workflow_spec import (
     WAITING,
     check_run_properties,
 )
+from etl.timeutil import as_utc, utc_now
 
 log = logging.getLogger("etl.jobs.workflow")
 
@@ -62,14 +63,6 @@ _STAT_KEYS = {
 
 
 # ----- the run history ----------------------------------------------------------------------
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment
 
 
 def new_workflow_run_id() -> str:
@@ -95,8 +88,8 @@ class NodeRunRecord:
             row.kind,
             row.state,
             row.run_id,
-            _aware(row.start_time),
-            _aware(row.end_time),
+            as_utc(row.start_time),
+            as_utc(row.end_time),
             row.error_message,
         )
 
@@ -218,8 +211,8 @@ class WorkflowStore:
             workflow_name=row.workflow_name,
             state=row.state,
             run_properties=dict(row.run_properties or {}),
-            start_time=_aware(row.start_time),  # type: ignore[arg-type]
-            end_time=_aware(row.end_time),
+            start_time=as_utc(row.start_time),  # type: ignore[arg-type]
+            end_time=as_utc(row.end_time),
             statistics=dict(row.statistics or {}),
             error_message=row.error_message,
             nodes=nodes,
@@ -241,7 +234,7 @@ class WorkflowStore:
         Raises:
             WorkflowRunningError: ``max_concurrent_runs`` runs of the workflow are RUNNING.
         """
-        now = _now()
+        now = utc_now()
         with self._locked(workflow_name) as s:
             if max_concurrent_runs is not None:
                 running = self._running_rows(s, workflow_name, now)
@@ -298,7 +291,7 @@ class WorkflowStore:
 
         ``state`` None means the outcome of its nodes (COMPLETED or FAILED, see the module docs).
         """
-        now = _now()
+        now = utc_now()
         with self._write, self.catalog._session() as s:
             run = self._row(s, run_id)
             nodes = self._nodes(s, run_id)
@@ -321,7 +314,7 @@ class WorkflowStore:
             run = s.get(WorkflowRunRow, run_id)
             if run is not None and run.state == RUNNING:
                 stats = dict(run.statistics or {})
-                stats["Runner"] = {**stats.get("Runner", {}), "Heartbeat": _now().isoformat()}
+                stats["Runner"] = {**stats.get("Runner", {}), "Heartbeat": utc_now().isoformat()}
                 run.statistics = stats
 
     # ----- stale runs -------------------------------------------------------------------------
@@ -331,7 +324,7 @@ class WorkflowStore:
         if host == HOST and isinstance(pid, int):
             return None if pid_alive(pid) else f"process {pid} on {host} is gone"
         if beat:
-            last = _aware(datetime.fromisoformat(beat))
+            last = as_utc(datetime.fromisoformat(beat))
             if last is not None and now - last > timedelta(seconds=self.stale_after):
                 return f"no heartbeat from process {pid} on {host} since {last.isoformat()}"
         return None
@@ -364,7 +357,7 @@ class WorkflowStore:
     def running(self, workflow_name: str | None = None) -> list[WorkflowRunRecord]:
         """RUNNING runs (after marking those whose process is gone as ERROR)."""
         with self._write, self.catalog._session() as s:
-            return [self._record(s, r) for r in self._running_rows(s, workflow_name, _now())]
+            return [self._record(s, r) for r in self._running_rows(s, workflow_name, utc_now())]
 
     # ----- reading ------------------------------------------------------------------------------
     @staticmethod
