@@ -38,18 +38,7 @@ from etl.findmatches.store import MLTransformStore  # noqa: E402
 from etl.findmatches.synthetic import write_customers  # noqa: E402
 from etl.session import get_session  # noqa: E402
 
-FEBRL_COLUMNS = [
-    "given_name",
-    "surname",
-    "street_number",
-    "address_1",
-    "address_2",
-    "suburb",
-    "postcode",
-    "state",
-    "date_of_birth",
-    "soc_sec_id",
-]
+FEBRL_COLUMNS = datasets.FEBRL_COLUMNS
 CUSTOMER_COLUMNS = ["first_name", "last_name", "email", "phone", "street", "city", "postcode", "date_of_birth"]
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from etl.errors import TransformError
@@ -136,18 +136,22 @@ def candidate_pairs(
         carry.append(new_flag)
     bands = signature_bands(prepared, columns, plan, seed=seed, carry=carry)
 
+    # Most band keys are singletons: a window count (one shuffle and sort by band key) drops them
+    # before the members of the remaining buckets are collected (the aggregation then reuses the
+    # window's partitioning: no second shuffle).
+    bucket = Window.partitionBy(BAND_KEY)
+    sized = [F.col(KEY), F.col(BAND_KEY), F.count("*").over(bucket).alias("size")]
+    wanted = F.col("size") >= 2
     member = [F.xxhash64(F.col(KEY), F.lit(seed)).alias("h"), F.col(KEY).alias("id")]
-    aggregates = [F.count("*").alias("size")]
     if new_flag is not None:
         is_new = F.coalesce(F.col(f"`{new_flag}`").cast("boolean"), F.lit(False))
-        member.append(is_new.alias("new"))
-        aggregates.append(F.max(is_new).alias("any_new"))
-    aggregates.append(F.array_sort(F.collect_list(F.struct(*member))).alias("members"))
-    buckets = bands.where(F.col(BAND_KEY).isNotNull()).groupBy(BAND_KEY).agg(*aggregates)
-    wanted = F.col("size") >= 2
-    if new_flag is not None:
+        sized += [is_new.alias("new"), F.max(is_new).over(bucket).alias("any_new")]
         wanted &= F.col("any_new")
-    buckets = buckets.where(wanted)
+        member.append(F.col("new"))
+    shared = bands.where(F.col(BAND_KEY).isNotNull()).select(*sized).where(wanted)
+    buckets = shared.groupBy(BAND_KEY).agg(
+        F.first("size").alias("size"), F.array_sort(F.collect_list(F.struct(*member))).alias("members")
+    )
 
     pairs = buckets.select(F.explode(_bucket_pairs(plan, incremental=new_flag is not None)).alias("p"))
     if new_flag is not None:

@@ -275,6 +275,9 @@ def level_expr(column: ResolvedColumn, available: Sequence[str]) -> Column:
 
 
 def levels(features: DataFrame, columns: Sequence[ResolvedColumn]) -> DataFrame:
-    """``features`` plus one int ``<column>__level`` per compared column (see :data:`LEVEL_TABLE`)."""
+    """``features`` plus one int ``<column>__level`` per compared column (see :data:`LEVEL_TABLE`),
+    replacing level columns already there."""
     available = features.columns
-    return features.select("*", *[level_expr(c, available).alias(level_name(c.name)) for c in columns])
+    names = {level_name(c.name) for c in columns}
+    kept = [col(name) for name in available if name not in names]
+    return features.select(*kept, *[level_expr(c, available).alias(level_name(c.name)) for c in columns])

@@ -11,16 +11,22 @@ log-odds of a pair is ``ln(prior / (1 - prior)) + sum of its columns' w`` and it
   the counts of distinct level patterns (one Spark ``groupBy``; EM runs in numpy on that table of a
   few thousand rows at most). Its quality is unestimated.
 - :func:`fit`: the same EM, semi-supervised: every labelled pair keeps its label as its posterior
-  (1 or 0) while the unlabelled candidate pairs are re-estimated around them. Labels pick the right
-  EM solution (matches, not "same address") and pull ``m``/``u`` where they are uncertain; the
-  many unlabelled pairs keep the estimate representative of all pairs.
+  (1 or 0) while the unlabelled candidate pairs are re-estimated around them, so labels tie EM's
+  "match" class to real matches and settle the patterns they cover; the many unlabelled pairs keep
+  the estimate representative of all candidate pairs.
 
-Why this design (measured on Febrl3, see the lead's bench): u from random record pairs (Splink's
-way) assumes candidate non-matches look like random pairs; blocking makes them far more similar, and
-with five columns EM then called 86% of the candidates matches (F1 0.21) where free EM reached 0.99.
-A logistic regression on ~500 pairs from 100 labelled records (Spark ML, L2, the EM weights as offset
-and features) over-fitted the uncertain pairs that labelling sets are built around: F1 fell from
-0.9992 to 0.991-0.9975. The semi-supervised EM never did worse than the unsupervised one.
+Why this design (measured on Febrl3 deduplication while writing it, 100 labelled records in 8 sets
+around the most uncertain pairs):
+
+- u from random record pairs (Splink's way) assumes candidate non-matches look like random pairs;
+  blocking makes them far more similar, and with five of the ten columns EM then called 86% of the
+  candidates matches (F1 0.21) where EM with free u reached 0.99.
+- a logistic regression on the ~500 labelled pairs (Spark ML binomial GLM, L2, the EM weights as
+  offset and features) over-fitted the uncertain pairs that labelling sets are built around: F1 fell
+  from 0.9992 to 0.991-0.9975 depending on the penalty.
+- the semi-supervised EM matched the unsupervised model (F1 0.9992 with exact-key blocking, 0.9976 and
+  0.9995 with LSH blocking at accuracy_cost_tradeoff 0.5 and 1), which is already at the blocking
+  recall's ceiling there; it never did worse.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from typing import Any
 import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from etl.errors import TransformError
 from etl.findmatches.columns import ResolvedColumn
@@ -253,6 +260,7 @@ def em(
 # ------------------------------------------------------------------------------------------ fitting
 
 _LABEL = "__fm_label"
+_LABELLED_IDS = "__fm_labelled_ids"
 
 
 def _with_levels(features: DataFrame, columns: Sequence[ResolvedColumn]) -> DataFrame:
@@ -262,22 +270,35 @@ def _with_levels(features: DataFrame, columns: Sequence[ResolvedColumn]) -> Data
 
 
 def pattern_counts(
-    features: DataFrame, columns: Sequence[ResolvedColumn], label: str | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    features: DataFrame, columns: Sequence[ResolvedColumn], labels: DataFrame | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, set[tuple[Any, Any]]]:
     """The distinct level patterns of the pairs, how many pairs have each, and their label.
 
-    One Spark ``groupBy``; its result has at most the product of the level counts rows (a few thousand
-    in practice) and is collected. ``label`` names an int column (1, 0 or -1 for unlabelled); without it
-    every pattern is unlabelled.
+    One Spark ``groupBy`` (the labels, when given, are a broadcast join onto the pairs); its result
+    has at most the product of the level counts rows, a few thousand in practice, and is collected.
+
+    Args:
+        labels: small ``id_l, id_r`` plus an int ``__fm_label`` (1 match, 0 non-match).
+
+    Returns:
+        patterns, counts, labels per pattern (-1 unlabelled), and the labelled pairs found.
     """
     names = [level_name(c.name) for c in columns]
-    keys = [col(n) for n in names]
-    keys.append((col(label) if label else F.lit(UNLABELLED)).alias(_LABEL))
-    rows = _with_levels(features, columns).groupBy(*keys).count().collect()
+    data = _with_levels(features, columns)
+    aggregates = [F.count(F.lit(1)).alias("count")]
+    if labels is None:
+        label = F.lit(UNLABELLED)
+    else:
+        data = data.drop(_LABEL).join(F.broadcast(labels), ["id_l", "id_r"], "left")
+        label = F.coalesce(col(_LABEL), F.lit(UNLABELLED))
+        found = F.when(col(_LABEL).isNotNull(), F.struct("id_l", "id_r"))
+        aggregates.append(F.collect_list(found).alias(_LABELLED_IDS))
+    rows = data.groupBy(*[col(n) for n in names], label.alias(_LABEL)).agg(*aggregates).collect()
     patterns = np.array([[row[i] for i in range(len(names))] for row in rows], dtype=np.int64)
     counts = np.array([row["count"] for row in rows], dtype=float)
-    labels = np.array([row[_LABEL] for row in rows], dtype=np.int64)
-    return patterns.reshape(len(rows), len(names)), counts, labels
+    pattern_labels = np.array([row[_LABEL] for row in rows], dtype=np.int64)
+    seen = {(p[0], p[1]) for row in rows for p in (row[_LABELLED_IDS] if labels is not None else ())}
+    return patterns.reshape(len(rows), len(names)), counts, pattern_labels, seen
 
 
 def _model(kind: str, columns: list[ResolvedColumn], result: EmResult, notes: list[str], **extra: Any) -> MatchModel:
@@ -310,12 +331,39 @@ def fit_unsupervised(
         TransformError: there are no candidate pairs to learn from.
     """
     columns = list(columns)
-    patterns, counts, _ = pattern_counts(features, columns)
+    patterns, counts, _, _ = pattern_counts(features, columns)
     if counts.sum() == 0:
         raise TransformError("FindMatches: no candidate pairs to fit the match model on (too few records?)")
     result = em(patterns, counts, [level_count(c.kind) for c in columns], max_iterations=max_iterations)
     notes = ["quality unestimated: no labels (unsupervised Fellegi-Sunter model fitted by EM)"]
     return _model(FELLEGI_SUNTER, columns, result, notes)
+
+
+def _collect_labels(
+    labeled_pairs: DataFrame, columns: Sequence[ResolvedColumn]
+) -> tuple[dict[tuple[Any, Any], int], dict[tuple[Any, Any], list[int]]]:
+    """The labelled pairs (a label file's worth: small) as ``{(id_l, id_r): label}`` and, when they
+    carry comparison features, ``{(id_l, id_r): levels}``; the first label of a repeated pair wins."""
+    for name in ("id_l", "id_r", "is_match"):
+        if name not in labeled_pairs.columns:
+            raise TransformError(
+                f"FindMatches: labelled pairs need a column {name!r} (columns: {', '.join(labeled_pairs.columns)})"
+            )
+    names = [level_name(c.name) for c in columns]
+    with_levels = has_features(labeled_pairs, columns) or all(n in labeled_pairs.columns for n in names)
+    source = _with_levels(labeled_pairs, columns) if with_levels else labeled_pairs
+    picked = ["id_l", "id_r", F.col("is_match").cast("boolean").cast("int").alias(_LABEL)]
+    picked += [col(n) for n in names] if with_levels else []
+    labels: dict[tuple[Any, Any], int] = {}
+    patterns: dict[tuple[Any, Any], list[int]] = {}
+    for row in source.where(F.col("is_match").isNotNull()).select(*picked).collect():
+        pair = (row["id_l"], row["id_r"])
+        if pair in labels:
+            continue
+        labels[pair] = row[_LABEL]
+        if with_levels:
+            patterns[pair] = [row[n] for n in names]
+    return labels, patterns
 
 
 def fit(
@@ -330,40 +378,42 @@ def fit(
 
     Args:
         features: :func:`etl.findmatches.features.compare` of the candidate pairs.
-        labeled_pairs: ``id_l, id_r, is_match``. With the feature columns too (``compare`` of the
-            labelled pairs), every labelled pair counts, candidate or not; without them only the
-            labelled pairs among ``features`` do. Pairs with a null label are ignored.
+        labeled_pairs: ``id_l, id_r, is_match`` (a few hundred or thousand rows: they are collected).
+            With the feature columns too (``compare`` of the labelled pairs), every labelled pair
+            counts, candidate or not; without them only the labelled pairs among ``features`` do.
+            Pairs with a null label are ignored.
         columns: the compared columns.
 
     Raises:
-        TransformError: no labelled pair can be compared, or there are no pairs at all.
+        TransformError: no labelled pair can be compared, or the labelled pairs lack a column.
     """
     columns = list(columns)
-    for name in ("id_l", "id_r", "is_match"):
-        if name not in labeled_pairs.columns:
-            raise TransformError(
-                f"FindMatches: labelled pairs need a column {name!r} (columns: {', '.join(labeled_pairs.columns)})"
-            )
-    level_names = [level_name(c.name) for c in columns]
-    label = F.col("is_match").cast("boolean").cast("int").alias(_LABEL)
-    labels = labeled_pairs.where(F.col("is_match").isNotNull()).dropDuplicates(["id_l", "id_r"])
-    if not has_features(labeled_pairs, columns):
-        labels = labels.select("id_l", "id_r", "is_match").join(features, ["id_l", "id_r"])
-    labelled = _with_levels(labels, columns).select("id_l", "id_r", *[col(n) for n in level_names], label)
-    unlabelled = (
-        _with_levels(features, columns)
-        .join(labelled.select("id_l", "id_r"), ["id_l", "id_r"], "left_anti")
-        .select(*[col(n) for n in level_names], F.lit(UNLABELLED).alias(_LABEL))
+    labels, own_patterns = _collect_labels(labeled_pairs, columns)
+    schema = T.StructType(
+        [
+            T.StructField("id_l", labeled_pairs.schema["id_l"].dataType),
+            T.StructField("id_r", labeled_pairs.schema["id_r"].dataType),
+            T.StructField(_LABEL, T.IntegerType()),
+        ]
     )
-    data = unlabelled.unionByName(labelled.drop("id_l", "id_r"))
-    patterns, counts, pattern_labels = pattern_counts(data, columns, _LABEL)
+    spark = labeled_pairs.sparkSession
+    label_frame = spark.createDataFrame([(a, b, label) for (a, b), label in labels.items()], schema)
+    patterns, counts, pattern_labels, found = pattern_counts(features, columns, label_frame)
+    # labelled pairs blocking did not produce count with their own features
+    extra = [pair for pair in own_patterns if pair not in found]
+    if extra:
+        patterns = np.vstack([patterns, np.array([own_patterns[p] for p in extra], dtype=np.int64)])
+        counts = np.r_[counts, np.ones(len(extra))]
+        pattern_labels = np.r_[pattern_labels, np.array([labels[p] for p in extra], dtype=np.int64)]
     n_labelled = int(counts[pattern_labels != UNLABELLED].sum())
     n_matches = int(counts[pattern_labels == 1].sum())
     if n_labelled == 0:
         raise TransformError(
-            "FindMatches: none of the labelled pairs could be compared (no comparison features for them); "
-            "pass the labelled pairs with their features, e.g. compare(labelled pairs) joined to the labels"
+            f"FindMatches: none of the {len(labels)} labelled pairs could be compared (none is a candidate pair "
+            "and they carry no comparison features); pass compare(labelled pairs) joined to the labels"
         )
+    if counts.sum() == 0:
+        raise TransformError("FindMatches: no candidate pairs to fit the match model on (too few records?)")
     result = em(
         patterns, counts, [level_count(c.kind) for c in columns], labels=pattern_labels, max_iterations=max_iterations
     )

@@ -240,7 +240,7 @@ def test_column_shingles_are_distinct_per_record_and_whole_values_are_one_shingl
     batch = pa.RecordBatch.from_arrays(
         [pa.array([1, 2]), pa.array([" abab ", None]), pa.array([None, 77], pa.int64())], names=["k", "t", "v"]
     )
-    (text_rows, text), (value_rows, value) = column_shingles(batch, [(1, True), (2, False)], 2)
+    (text_rows, text), (value_rows, value) = column_shingles(batch, [(1, True), (2, False)], 2, distinct=True)
     assert text_rows.tolist() == [0, 0, 0, 0] and len(set(text.tolist())) == 4  # " a" "ab" "ba" "b "
     assert value_rows.tolist() == [1] and len(value) == 1
 

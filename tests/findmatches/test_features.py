@@ -150,6 +150,15 @@ def test_levels(compared):
     assert compared[("k4", "k6")][level_name("city")] == 3
 
 
+def test_levels_replace_existing_levels(spark):
+    prepared = spark.createDataFrame(RECORDS, SCHEMA)
+    pairs = spark.createDataFrame([("k1", "k2")], "id_l string, id_r string")
+    once = levels(compare(pairs, prepared, COLUMNS), COLUMNS)
+    twice = levels(once, COLUMNS)
+    assert twice.columns == once.columns
+    assert twice.collect() == once.collect()
+
+
 def test_level_table_matches_level_counts():
     for kind, table in LEVEL_TABLE.items():
         values = [level for level, _ in table]
