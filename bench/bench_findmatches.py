@@ -186,4 +186,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-

@@ -147,6 +147,7 @@ def _with(plan: LshPlan, **changes: object) -> LshPlan:
 def run_mllib(spark: SparkSession, tables: tuple[int, ...]) -> list[dict]:
     """MLlib MinHashLSH over the same padded 4-grams, at the default plan's Jaccard threshold."""
     from pyspark.ml.feature import HashingTF, MinHashLSH
+    from pyspark.ml.functions import vector_to_array
 
     df, truth = febrl3(spark)
     truth = truth.cache()
@@ -171,7 +172,7 @@ def run_mllib(spark: SparkSession, tables: tuple[int, ...]) -> list[dict]:
         model = MinHashLSH(inputCol="v", outputCol="h", numHashTables=num_tables, seed=1).fit(vectors)
         start = time.perf_counter()
         hashed = model.transform(vectors).select("id", F.posexplode("h").alias("t", "hv"))
-        hashed = hashed.select("id", "t", F.col("hv")[0].alias("hv"))
+        hashed = hashed.select("id", "t", vector_to_array("hv")[0].alias("hv"))
         raw = (
             hashed.alias("a")
             .join(hashed.alias("b"), ["t", "hv"])

@@ -55,6 +55,7 @@ from etl.findmatches.columns import KEY, ResolvedColumn
 BAND_KEY = "__fm_band_key"  # int64 band key; null on the one row of a record without any
 SHINGLES = "__fm_shingles"  # int32: the record's shingles after the frequent filter (repeats count)
 MIN_FREQUENT_RECORDS = 50  # a shingle is only ever "frequent" when more records than this have it
+FREQUENT_SAMPLE_ROWS = 2000  # records per Arrow batch whose shingles are counted for the frequent set
 ALL_COLUMNS = -1  # a band row over the union of the record's shingles (per_column=False)
 
 _MASK32 = np.uint64(0xFFFFFFFF)
@@ -115,18 +116,20 @@ class LshPlan:
         return 1.0 - (1.0 - similarity**self.rows_per_band) ** self.bands
 
 
-_FEWEST_BANDS, _MOST_BANDS, _ROWS = 20, 320, 3
+_FEWEST_BANDS, _MOST_BANDS, _ROWS = 20, 180, 3
 
 
 def plan_for(accuracy_cost_tradeoff: float) -> LshPlan:
     """The LSH plan for Glue's ``accuracy_cost_tradeoff`` (0 = cheapest, 1 = highest recall).
 
-    ``r = 3`` rows (columns) per band throughout and ``b = 20 * 16**t`` bands: 20 at 0, 40 at
-    0.25, 80 at 0.5, 160 at 0.75 and 320 at 1. The S-curve's threshold ``s* = (1/b)**(1/3)``
-    moves from 0.37 through 0.29, 0.23 and 0.18 to 0.15: at 0.5 a pair whose columns agree with
-    Jaccard 0.4 each is a candidate with probability 0.994, one at 0.1 each with 0.08. Cost
-    grows with ``b``: band keys per record (the shuffle) and candidate pairs. Febrl3 blocking
-    recall: 0.96, 0.985, 0.998, 0.9993, 0.9997 (see bench/findmatches_blocking.py).
+    ``r = 3`` rows (columns) per band throughout and ``b = 20 * 9**t`` bands: 20 at 0, 35 at
+    0.25, 60 at 0.5, 104 at 0.75 and 180 at 1. The S-curve's threshold ``s* = (1/b)**(1/3)``
+    moves from 0.37 through 0.31, 0.26 and 0.21 to 0.18. At 0.5, a pair whose band columns
+    agree with Jaccard 0.5 each is a candidate with probability 0.9997, 0.4 each 0.98, 0.3
+    each 0.81, 0.1 each 0.06. Cost grows with ``b``: band keys per record (the shuffle that
+    finds shared ones dominates blocking time) and candidate pairs. Febrl3 blocking recall at
+    b = 30, 40, 50, 60, 80 (seeds 1-3): 0.985-0.987, 0.993-0.994, 0.995-0.996, 0.9965-0.9968,
+    0.998-0.9985 (bench/findmatches_blocking.py).
 
     Raises:
         ValueError: the tradeoff is not in [0, 1].
@@ -156,6 +159,8 @@ def text_shingles(values: pa.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
     n = len(values)
     if n == 0 or values.null_count == n:
         return np.empty(0, np.int64), np.empty(0, np.uint64)
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        values = values.cast(pa.large_string())  # e.g. string_view: read through offsets below
     offset_type = np.int64 if pa.types.is_large_string(values.type) else np.int32
     buffers = values.buffers()
     offsets = np.frombuffer(buffers[1], dtype=offset_type)[values.offset : values.offset + n + 1].astype(np.int64)
@@ -355,30 +360,36 @@ def frequent_shingles(prepared: DataFrame, columns: Sequence[ResolvedColumn], pl
     """The shingles (packed with their column, :func:`pack`) of more than ``plan.max_shingle_df``
     of the records and of more than ``MIN_FREQUENT_RECORDS``, sorted.
 
-    One pass over ``prepared``: each Arrow batch reports its locally common shingles (in at
-    least half the threshold's share of its records) with their record counts, and its size;
-    Spark sums them and only that small table (shingles common somewhere) reaches the driver.
+    One pass over ``prepared``: each Arrow batch counts the shingles of an evenly spaced sample
+    of at most ``FREQUENT_SAMPLE_ROWS`` of its records (a shingle in 2% of the records is in
+    about 40 of 2,000) and reports the locally common ones (in at least half the threshold's
+    share of the sample) with their counts scaled to the batch, and its size; Spark sums them
+    and only that small table (shingles common somewhere) reaches the driver.
     """
     if plan.max_shingle_df >= 1.0:
         return np.empty(0, np.uint64)
     inputs = _shingle_inputs(prepared, columns, ())
-    sources, k, share = inputs.sources, plan.shingle_size, plan.max_shingle_df / 2  # no DataFrame in the closure
+    frame = inputs.frame.drop(KEY)
+    sources = tuple((index - 1, is_text) for index, is_text in inputs.sources)  # no DataFrame in the closure
+    k, share = plan.shingle_size, plan.max_shingle_df / 2
 
     def count(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            packed = [pack(c, s) for c, (_, s) in enumerate(column_shingles(batch, sources, k, distinct=True))]
+            n = batch.num_rows
+            step = -(-n // FREQUENT_SAMPLE_ROWS)
+            sample = batch.take(pa.array(np.arange(0, n, step))) if step > 1 else batch
+            packed = [pack(c, s) for c, (_, s) in enumerate(column_shingles(sample, sources, k, distinct=True))]
             values, counts = _counts(np.concatenate(packed))
-            common = counts >= max(2, math.ceil(share * batch.num_rows))
+            common = counts >= max(2, math.ceil(share * sample.num_rows))
             shingles = np.append(values[common].view(np.int64), 0)
-            records = np.append(counts[common], batch.num_rows).astype(np.int64)
+            records = np.append(counts[common] * (n / max(sample.num_rows, 1)), n)
             size_row = np.append(np.zeros(int(common.sum()), bool), True)  # null shingle: the batch size
             yield pa.RecordBatch.from_arrays(
                 [pa.array(shingles, mask=size_row), pa.array(records)], names=["shingle", "records"]
             )
 
-    schema = T.StructType([T.StructField("shingle", T.LongType()), T.StructField("records", T.LongType())])
-    totals = inputs.frame.mapInArrow(count, schema).groupBy("shingle").agg(F.sum("records").alias("records"))
-    rows = totals.collect()
+    schema = T.StructType([T.StructField("shingle", T.LongType()), T.StructField("records", T.DoubleType())])
+    rows = frame.mapInArrow(count, schema).groupBy("shingle").agg(F.sum("records").alias("records")).collect()
     n = sum(row.records for row in rows if row.shingle is None)
     limit = max(plan.max_shingle_df * n, MIN_FREQUENT_RECORDS)
     frequent = [row.shingle for row in rows if row.shingle is not None and row.records > limit]

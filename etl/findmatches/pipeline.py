@@ -97,9 +97,7 @@ def check_records(df: DataFrame, key: str) -> int:
     examples = repeated.orderBy(F.col("count").desc(), "key").limit(3).collect()
     if examples:
         shown = ", ".join(f"{row['key']!r} ({row['count']} records)" for row in examples)
-        raise TransformError(
-            f"FindMatches: primary key {key!r} is not unique; repeated values include {shown}"
-        )
+        raise TransformError(f"FindMatches: primary key {key!r} is not unique; repeated values include {shown}")
     return int(stats["n"])
 
 

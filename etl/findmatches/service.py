@@ -196,4 +196,3 @@ def run(
     return pipeline.find_matches(
         df, stored.parameters, trained, must_link=must, cannot_link=cannot, with_confidence=with_confidence
     )
-
