@@ -298,7 +298,9 @@ def choose_labeling_sets(
     """Pick informative, non-overlapping labeling sets (Glue: StartMLLabelingSetGenerationTaskRun).
 
     Each set grows from a seed pair, the pairs whose ``match_probability`` is nearest the
-    ``threshold`` first (the model is least sure of them); with no probability (no model yet)
+    ``threshold`` first (the model is least sure of them), half of them from below the threshold
+    (some of those at random) and half from above it, so the labels teach both matches and
+    non-matches (see ``_balanced_seed_pairs``); with no probability (no model yet)
     seeds are drawn at random (a hash of the pair and ``seed``) from the candidate pairs. A set is
     its seed's two records plus their most probable candidate neighbours, up to ``set_size``
     records. Seeds share no record, and a neighbour joins only the set in which it scores highest,
@@ -336,7 +338,7 @@ def choose_labeling_sets(
         F.xxhash64(F.col("id_l"), F.col("id_r"), F.lit(seed)).alias("tie"),
     ).withColumn("doubt", F.coalesce(F.abs(F.col("p") - F.lit(float(threshold))), F.lit(float("inf"))))
 
-    seeds = _seed_pairs(pairs, num_sets)
+    seeds = _balanced_seed_pairs(pairs, num_sets, threshold)
     seed_of = {k: i for i, pair in enumerate(seeds) for k in pair}
     sets: list[list[Any]] = [list(pair) for pair in seeds]
     if seeds and set_size > 2:
@@ -349,9 +351,42 @@ def choose_labeling_sets(
 SEED_ROUNDS = 5
 
 
+def _balanced_seed_pairs(pairs: DataFrame, num_sets: int, threshold: float) -> list[tuple[Any, Any]]:
+    """Seeds from both sides of the threshold (either side tops up the other when short).
+
+    Half the sets grow from pairs the model accepts, the most uncertain first. The other half grow
+    from pairs it rejects: every other one of them the most uncertain, the rest drawn at random
+    among the rejected pairs. Nearest-the-threshold alone can pick only likely matches (a
+    confident model on clean data: the rejected pairs nearest the threshold are often true matches
+    it missed), and labels without a non-matching pair teach nothing about non-matches and leave
+    the quality unestimable; the random draws also give the quality estimate pairs that are not
+    all borderline.
+    """
+    below = pairs.filter(F.col("p") < F.lit(float(threshold)))
+    above = pairs.filter(~(F.col("p") < F.lit(float(threshold))) | F.col("p").isNull())
+    at_random = below.withColumn("doubt", F.lit(0.0))  # ordered by the seeded hash alone
+    rejected = num_sets // 2
+    chosen = _seed_pairs(below, rejected - rejected // 2)
+    chosen += _seed_pairs(_without(at_random, chosen), rejected // 2)
+    chosen += _seed_pairs(_without(above, chosen), num_sets - len(chosen))
+    if len(chosen) < num_sets:
+        chosen += _seed_pairs(_without(below, chosen), num_sets - len(chosen))
+    return chosen
+
+
+def _without(pairs: DataFrame, chosen: Sequence[tuple[Any, Any]]) -> DataFrame:
+    """``pairs`` that touch none of the ``chosen`` pairs' records."""
+    if not chosen:
+        return pairs
+    used = [F.lit(k) for pair in chosen for k in pair]
+    return pairs.filter(~F.col("id_l").isin(*used) & ~F.col("id_r").isin(*used))
+
+
 def _seed_pairs(pairs: DataFrame, num_sets: int) -> list[tuple[Any, Any]]:
     """Up to ``num_sets`` record-disjoint pairs, most uncertain first (see choose_labeling_sets)."""
     chosen: list[tuple[Any, Any]] = []
+    if num_sets < 1:
+        return chosen
     remaining = pairs
     order = ("doubt", "tie", "id_l", "id_r")
     for _ in range(SEED_ROUNDS):
@@ -372,8 +407,7 @@ def _seed_pairs(pairs: DataFrame, num_sets: int) -> list[tuple[Any, Any]]:
         chosen += [(row.id_l, row.id_r) for row in found]
         if not found or len(chosen) >= num_sets:
             break
-        used = [F.lit(k) for pair in chosen for k in pair]
-        remaining = pairs.filter(~F.col("id_l").isin(*used) & ~F.col("id_r").isin(*used))
+        remaining = _without(pairs, chosen)
     return chosen
 
 

@@ -180,13 +180,13 @@ def test_no_labels_no_pairs(spark) -> None:
 
 # ----- choosing labeling sets --------------------------------------------------------------------
 SCORED = [
-    (1, 2, 0.51),  # the most uncertain pair: seed of the first set
-    (3, 4, 0.60),  # second seed
+    (1, 2, 0.51),  # the most uncertain pair, but its record 2 is in the most uncertain rejected pair
+    (3, 4, 0.60),  # the most uncertain accepted pair left: a seed
     (13, 14, 0.90),  # a third seed, beyond num_sets=2
     (1, 7, 0.99),  # 7 is a neighbour of both seeds, strongest with 1
     (3, 7, 0.80),
     (2, 8, 0.90),
-    (2, 5, 0.30),
+    (2, 5, 0.30),  # the most uncertain rejected pair: a seed
     (1, 9, 0.05),
     (5, 6, 0.95),
     (4, 10, 0.70),
@@ -202,23 +202,25 @@ def sets_of(frame) -> dict[str, frozenset]:
     return {k: frozenset(v) for k, v in grouped.items()}
 
 
-def test_uncertain_seeds_and_their_strongest_neighbours(spark) -> None:
+def test_uncertain_seeds_from_both_sides_and_their_strongest_neighbours(spark) -> None:
     scored = spark.createDataFrame(SCORED, "id_l long, id_r long, match_probability double")
     chosen = choose_labeling_sets(scored, threshold=0.5, num_sets=2, set_size=4)
     assert chosen.columns == ["labeling_set_id", KEY]
     sets = sets_of(chosen)
-    assert set(sets.values()) == {frozenset({1, 2, 7, 8}), frozenset({3, 4, 10, 11})}
+    # one set grows from a pair the model would reject, one from a pair it would accept
+    assert set(sets.values()) == {frozenset({2, 5, 6, 8}), frozenset({3, 4, 7, 10})}
     assert all(len(k) == 16 for k in sets)
 
-    # a lower threshold makes other pairs the uncertain ones
+    # a lower threshold makes other pairs the uncertain ones; one set starts on the accepting side
     low = sets_of(choose_labeling_sets(scored, threshold=0.15, num_sets=1, set_size=3))
-    assert list(low.values()) == [frozenset({4, 12, 10})]
+    assert list(low.values()) == [frozenset({3, 11, 7})]
 
     more = sets_of(choose_labeling_sets(scored, threshold=0.5, num_sets=10, set_size=20))
     members = [k for s in more.values() for k in s]
     assert len(members) == len(set(members))  # no record in two sets
-    assert set(members) == {r for pair in SCORED for r in pair[:2]}  # (5, 6) is found in a second round
-    assert frozenset({5, 6}) in set(more.values())
+    assert set(members) == {r for pair in SCORED for r in pair[:2]}
+    # the isolated pair (13, 14) makes a set of its own
+    assert frozenset({13, 14}) in set(more.values())
 
 
 def test_without_a_model_seeds_are_random_but_repeatable(spark) -> None:
