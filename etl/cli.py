@@ -74,13 +74,15 @@ def info() -> None:
 
 @app.command()
 def demo(
-    rows: int = typer.Option(200_000, help="Rows of sample data to generate."),
-    workdir: str = typer.Option("catalog/demo", help="Where the sample data and output go."),
+    rows: int = typer.Option(200_000, help="Rows of sample sales data to generate."),
+    customers: int = typer.Option(2_000, help="Customer sign-ups per day for the workflow part."),
 ) -> None:
-    """Generate sample sales data and run the demo Glue job on it end to end."""
+    """Run the demo end to end from the repository root (writes under catalog/demo): a Glue script
+    through spark-submit, then the demo workflow (crawl, clean, FindMatches, quality, Parquet and
+    Delta) and its bookmarked re-run."""
     from etl.demo import run_demo
 
-    run_demo(rows=rows, workdir=workdir, console=console)
+    run_demo(rows=rows, customers=customers, console=console)
 
 
 @app.command()

@@ -49,3 +49,45 @@ def write_raw_csv(spark: SparkSession, rows: int, target: Path, *, files: int = 
     header = ",".join(frame.columns)
     (target / "part-late-arrivals.csv").write_text(header + "\n" + "\n".join(MALFORMED_LINES) + "\n")
     return len(MALFORMED_LINES)
+
+
+CUSTOMER_COLUMNS = ("first_name", "last_name", "email", "phone", "street", "city", "postcode", "date_of_birth")
+UNKNOWN_BIRTH_DATE = "unknown"  # text in a date column: the CSV column reads as a choice
+FUTURE_BIRTH_DATE = "2091-05-01"  # a date that parses but cannot be right: quarantined by the demo job
+
+
+def write_raw_customers(target: Path, day: str, rows: int, *, batch: int = 0, seed: int = 0) -> Path:
+    """Write one day of customer sign-ups, with noisy duplicates, as headered CSV under
+    ``target/signup_date=<day>/customers.csv`` (a partition folder the crawler detects).
+
+    Records come from :func:`etl.findmatches.synthetic.generate_customers` (``entity_id`` is left
+    out: a real feed has no ground truth). ``customer_id`` starts at ``batch * 10_000_000`` above
+    the generator's base, so days never share a key. Messiness for the cleaning steps: about 1% of
+    the rows have the birth date ``unknown`` (the column becomes a choice), 0.5% a birth date in
+    the future (quarantined by the data-quality rules) and 0.5% no ``customer_id`` (filtered out).
+
+    Returns:
+        The CSV file written.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    from etl.findmatches.synthetic import generate_customers
+
+    table = generate_customers(rows, seed=seed + batch).drop(["entity_id"])
+    rng = np.random.default_rng(seed + 1000 + batch)
+    ids = pc.add(table["customer_id"], batch * 10_000_000)
+    ids = pa.array(ids.to_numpy(), mask=rng.random(rows) < 0.005)
+    draw = rng.random(rows)
+    births = pc.cast(table["date_of_birth"], pa.string())
+    births = pc.if_else(pa.array(draw < 0.01), UNKNOWN_BIRTH_DATE, births)
+    births = pc.if_else(pa.array((draw >= 0.01) & (draw < 0.015)), FUTURE_BIRTH_DATE, births)
+    table = table.set_column(0, "customer_id", ids)
+    table = table.set_column(table.schema.get_field_index("date_of_birth"), "date_of_birth", births)
+    folder = target / f"signup_date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    out = folder / "customers.csv"
+    pacsv.write_csv(table, out)
+    return out

@@ -33,7 +33,7 @@ def _wide() -> Console:
     return console if console.is_terminal else Console(width=200, highlight=False)  # piped output is not cut
 
 
-def _print_event(event) -> None:  # type: ignore[no-untyped-def]
+def print_event(event) -> None:  # type: ignore[no-untyped-def]
     from etl.jobs.runner import run_log_path
 
     if event.kind == "run_started":
@@ -155,7 +155,7 @@ def run_command(
         Catalog(catalog),
         master=master,
         echo=sys.stderr if verbose else None,
-        on_event=None if as_json else _print_event,
+        on_event=None if as_json else print_event,
     )
     _finish(engine.run(_properties(prop)), as_json)
 
@@ -182,7 +182,7 @@ def resume_command(
         Catalog(catalog),
         master=master,
         echo=sys.stderr if verbose else None,
-        on_event=None if as_json else _print_event,
+        on_event=None if as_json else print_event,
     )
     _finish(engine.resume(previous.id, node or None), as_json)
 

@@ -263,8 +263,8 @@ def test_labeling_set_file_is_filled_in_and_read_back(spark, tmp_path: Path) -> 
     assert write_labeling_set(frame, path, "id") == 8
     with open(path, newline="", encoding="utf-8") as handle:
         table = list(csv.reader(handle))
-    for line in table[1:]:  # a person labels: 1, 2 and 7 are one customer, everyone else is alone
-        line[1] = "same" if line[2] in {"1", "2", "7"} else f"only {line[2]}"
+    for line in table[1:]:  # a person labels: 2, 5 and 6 are one customer, everyone else is alone
+        line[1] = "same" if line[2] in {"2", "5", "6"} else f"only {line[2]}"
     with open(path, "w", newline="", encoding="utf-8") as handle:
         csv.writer(handle).writerows(table)
 
@@ -272,7 +272,7 @@ def test_labeling_set_file_is_filled_in_and_read_back(spark, tmp_path: Path) -> 
     assert len(labels) == 8
     pairs = labeled_pairs(spark, labels, T.LongType())
     assert pairs.count() == 12  # two sets of four records: 6 pairs each
-    assert sorted((r.id_l, r.id_r) for r in pairs.filter("is_match").collect()) == [(1, 2), (1, 7), (2, 7)]
+    assert sorted((r.id_l, r.id_r) for r in pairs.filter("is_match").collect()) == [(2, 5), (2, 6), (5, 6)]
 
 
 def test_labeling_set_frame_refuses_clashing_columns(spark) -> None:
