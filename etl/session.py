@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -73,6 +74,20 @@ def quiet_query_loggers() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+def local_shuffle_partitions(master: str) -> int:
+    """Shuffle partitions for a local master: two per core it runs (``local[4]``: 8; ``local[*]``:
+    2 x the machine's cores), instead of Spark's cluster-sized 200.
+
+    Measured on this 2-core machine, FindMatches over 400 records took 23.7 s with 200 shuffle
+    partitions and 11.0 s with 2 (warm session): on small data every one of 200 tiny tasks costs
+    scheduling time. Adaptive execution still coalesces partitions that come out small.
+    """
+    threads = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\d+)?\])?", master)
+    given = threads.group(1) if threads else None
+    cores = int(given) if given and given != "*" else (os.cpu_count() or 1)
+    return max(2, 2 * cores)
+
+
 def get_session(
     app_name: str = "etl",
     master: str | None = None,
@@ -105,7 +120,10 @@ def get_session(
         # Python workers run this interpreter (with pyarrow, for Map/Filter), not `python3` on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name).master(master)
-    for key, value in session_conf(testing=testing, extra=conf).items():
+    settings = session_conf(testing=testing, extra=conf)
+    if master.startswith("local"):
+        settings.setdefault("spark.sql.shuffle.partitions", str(local_shuffle_partitions(master)))
+    for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(os.environ.get("ETL_SPARK_LOG_LEVEL", "WARN"))

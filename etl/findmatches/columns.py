@@ -92,6 +92,19 @@ def normalize_text(column: Column) -> Column:
     return F.when(text != "", text)
 
 
+# Text dates are read in the first of these formats that parses (day before month when ambiguous).
+DATE_FORMATS = ("yyyy-MM-dd", "yyyyMMdd", "yyyy/MM/dd", "dd/MM/yyyy", "dd.MM.yyyy", "dd-MM-yyyy", "MM/dd/yyyy")
+
+
+def as_date(source: Column, dtype: T.DataType) -> Column:
+    """A date from a date, timestamp or text column; text in any of ``DATE_FORMATS`` (ISO, compact
+    ``19560409`` as in Febrl, European and US forms), anything else null."""
+    if isinstance(dtype, T.DateType | T.TimestampType | T.TimestampNTZType):
+        return F.to_date(source)
+    text = F.trim(source.cast("string"))
+    return F.coalesce(*[F.try_to_date(text, fmt) for fmt in DATE_FORMATS])
+
+
 def prepare(df: DataFrame, key: str, columns: Sequence[ResolvedColumn], keep: Sequence[str] = ()) -> DataFrame:
     """``__fm_key`` plus each compared column normalized under its own name: text normalized,
     ``exact`` as a trimmed string, numbers as double, dates as date; ``keep`` columns as they are."""
@@ -103,7 +116,7 @@ def prepare(df: DataFrame, key: str, columns: Sequence[ResolvedColumn], keep: Se
         elif column.kind == "numeric":
             value = source.try_cast("double")
         elif column.kind == "date":
-            value = F.to_date(source)
+            value = as_date(source, df.schema[column.name].dataType)
         else:
             value = normalize_text(source)
         out.append(value.alias(column.name))

@@ -54,14 +54,12 @@ def enforced_links(
     """Must-link and cannot-link pairs from an ``enforcedMatches`` frame (labeling-file columns)
     and, when the transform enforces its labels, from its stored labels; ``(None, None)`` if none."""
     key = stored.parameters.primary_key_column_name
-    sources = [] if enforced_matches is None else [enforced_matches]
+    given = [] if enforced_matches is None else enforced.frame_labels(enforced_matches, key)
     if stored.parameters.enforce_provided_labels and stored.label_count:
-        sources.append(enforced.labels_frame(glue.spark_session, store.labels(stored.name), key, key_type))
-    if not sources:
+        given += store.labels(stored.name)
+    if not given:
         return None, None
-    pairs = enforced.label_pairs(sources[0], key)
-    for more in sources[1:]:
-        pairs = pairs.unionByName(enforced.label_pairs(more, key))
+    pairs = labels.labeled_pairs(glue.spark_session, given, key_type)
     return enforced.split_links(pairs)
 
 

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from pyspark.sql import types as T
 
-from etl.findmatches.columns import KEY, ResolvedColumn
+from etl.findmatches.columns import KEY, ResolvedColumn, prepare
 from etl.findmatches.features import (
     LEVEL_TABLE,
     NULL_LEVEL,
@@ -163,3 +163,10 @@ def test_level_table_matches_level_counts():
     for kind, table in LEVEL_TABLE.items():
         values = [level for level, _ in table]
         assert sorted(values) == list(range(level_count(kind))), kind
+
+
+def test_prepare_reads_text_dates_in_common_formats(spark):
+    texts = ["1956-04-09", "19560409", "1956/04/09", "09/04/1956", "09.04.1956", "09-04-1956", "12/31/1956"]
+    frame = spark.createDataFrame([(i, t) for i, t in enumerate([*texts, "not a date", None])], "id int, born string")
+    got = [r["born"] for r in prepare(frame, "id", [ResolvedColumn("born", "date")]).orderBy(KEY).collect()]
+    assert got == [dt.date(1956, 4, 9)] * 6 + [dt.date(1956, 12, 31), None, None]
