@@ -27,8 +27,7 @@ import pytest
 
 from etl.catalog import Catalog
 from etl.jobs.history import RunHistory
-from etl.setup_env import spark_home
-from etl.submit import spark_submit_command, submit_env
+from etl.submit import spark_home, spark_submit_command, submit_env
 
 pytestmark = pytest.mark.e2e
 
