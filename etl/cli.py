@@ -75,7 +75,7 @@ def info() -> None:
 @app.command()
 def demo(
     rows: int = typer.Option(200_000, help="Rows of sample sales data to generate."),
-    customers: int = typer.Option(2_000, help="Customer sign-ups per day for the workflow part."),
+    customers: int = typer.Option(1_000, help="Customer sign-ups per day for the workflow part."),
 ) -> None:
     """Run the demo end to end from the repository root (writes under catalog/demo): a Glue script
     through spark-submit, then the demo workflow (crawl, clean, FindMatches, quality, Parquet and

@@ -32,6 +32,8 @@ LOCAL_CONF = {
     "spark.sql.session.timeZone": "UTC",
     # Plain log lines (Spark 4 logs JSON by default), quieted by etl setup's log4j2.properties.
     "spark.log.structuredLogging.enabled": "false",
+    # Wide frames (FindMatches' features) otherwise log a warning that a plan string was truncated.
+    "spark.sql.debug.maxToStringFields": "500",
 }
 
 TEST_CONF = {
