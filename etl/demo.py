@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from rich.console import Console
 
@@ -46,7 +47,7 @@ def run_demo(rows: int, customers: int, console: Console) -> None:
     console.print(f"[bold]done[/] in {time.perf_counter() - started:.1f}s; everything is under {root}")
 
 
-def glue_script_demo(spark, rows: int, root: Path, console: Console) -> None:  # type: ignore[no-untyped-def]
+def glue_script_demo(spark: SparkSession, rows: int, root: Path, console: Console) -> None:
     """Part 1: a Glue script through spark-submit, a pruned read, a crawl and Spark SQL."""
     from etl.catalog import Catalog
     from etl.catalog.spark import register
@@ -111,7 +112,7 @@ def glue_script_demo(spark, rows: int, root: Path, console: Console) -> None:  #
         console.print(f"   {row['region']:<8} {row['orders']:>6} orders  {row['revenue']:>12}")
 
 
-def workflow_demo(spark, customers: int, root: Path, console: Console) -> None:  # type: ignore[no-untyped-def]
+def workflow_demo(spark: SparkSession, customers: int, root: Path, console: Console) -> None:
     """Part 2: the demo workflow on customer sign-ups, then a bookmarked re-run after a new day."""
     from etl.catalog import Catalog
     from etl.errors import EntityNotFoundError

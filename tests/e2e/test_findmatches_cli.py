@@ -66,7 +66,7 @@ def test_create_label_train_evaluate_run(tmp_path: Path) -> None:
 
     out = etl(env, "findmatches", "train", "customers", *source)
     assert "supervised model (labelled)" in out.stdout
-    out = etl(env, "findmatches", "evaluate", "customers", "--json", *source)
+    out = etl(env, "findmatches", "evaluate", "customers", "--json", "--folds", "2", *source)
     metrics = json.loads(out.stdout)
     assert 0.0 <= metrics["Precision"] <= 1.0 and 0.0 <= metrics["Recall"] <= 1.0
     assert {c["ColumnName"] for c in metrics["ColumnImportances"]} == set(COLUMNS.split(","))
