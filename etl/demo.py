@@ -26,6 +26,7 @@ JOB = Path(__file__).resolve().parents[1] / "jobs" / "sales_etl.py"
 DEMO_ROOT = Path("catalog/demo")  # the paths in conf/crawlers/demo_raw.yaml and the demo workflow
 WORKFLOW = Path("conf/workflows/demo_pipeline.yaml")
 DEDUPE_JOB = "dedupe_customers"
+DEMO_DATABASE = "demo"  # where conf/crawlers/demo_raw.yaml and the demo's own crawl write
 ML_TRANSFORM = "demo_customers"
 FIRST_DAYS = ("2024-01-01", "2024-01-02")
 NEW_DAY = "2024-01-03"
@@ -40,11 +41,24 @@ def run_demo(rows: int, customers: int, console: Console) -> None:
     root = DEMO_ROOT.resolve()
     if root.exists():
         shutil.rmtree(root)
+    _forget_earlier_demo(console)
     started = time.perf_counter()
     spark = get_session("etl-demo")
     glue_script_demo(spark, rows, root, console)
     workflow_demo(spark, customers, root, console)
     console.print(f"[bold]done[/] in {time.perf_counter() - started:.1f}s; everything is under {root}")
+
+
+def _forget_earlier_demo(console: Console) -> None:
+    """Drop the ``demo`` database an earlier demo catalogued: its tables point at deleted files."""
+    from etl.catalog import Catalog
+    from etl.errors import EntityNotFoundError
+
+    try:
+        Catalog().delete_database(Name=DEMO_DATABASE)
+    except EntityNotFoundError:
+        return
+    console.print(f"(database {DEMO_DATABASE} of an earlier demo removed from the catalog)")
 
 
 def glue_script_demo(spark: SparkSession, rows: int, root: Path, console: Console) -> None:
@@ -89,7 +103,7 @@ def glue_script_demo(spark: SparkSession, rows: int, root: Path, console: Consol
 
     catalog = Catalog()
     spec = parse_model(
-        {"Name": "demo_output", "DatabaseName": "demo", "Targets": {"S3Targets": [{"Path": str(out)}]}},
+        {"Name": "demo_output", "DatabaseName": DEMO_DATABASE, "Targets": {"S3Targets": [{"Path": str(out)}]}},
         CrawlerSpec,
         source="demo",
     )
@@ -102,7 +116,7 @@ def glue_script_demo(spark: SparkSession, rows: int, root: Path, console: Consol
     )
     for note in crawl.logged_changes:
         console.print(f"   note: {note}")
-    register(spark, catalog, ["demo"])
+    register(spark, catalog, [DEMO_DATABASE])
     query = (
         "SELECT customer.region AS region, count(*) AS orders, round(sum(amount), 2) AS revenue "
         "FROM demo.sales WHERE year = 2024 AND month = 3 GROUP BY 1 ORDER BY 1"
