@@ -11,10 +11,8 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 
 from etl.errors import TransformError
-from etl.findmatches.labels import LabelRecord
+from etl.findmatches.labels import LABEL, SET_ID, LabelRecord
 
-SET = "labeling_set_id"
-LABEL = "label"
 MAX_ENFORCED_LABELS = 100_000  # labels are people's work: more than this is not a labels frame
 
 
@@ -29,7 +27,7 @@ def frame_labels(labels: DataFrame, key: str) -> list[LabelRecord]:
         TransformError: a column is missing, or the frame is too large to be labels.
     """
     lower = {c.lower(): c for c in labels.columns}
-    missing = [c for c in (SET, LABEL, key.lower()) if c not in lower]
+    missing = [c for c in (SET_ID, LABEL, key.lower()) if c not in lower]
     if missing:
         raise TransformError(
             f"labels need the columns labeling_set_id, label and the primary key {key!r}; "
@@ -37,7 +35,7 @@ def frame_labels(labels: DataFrame, key: str) -> list[LabelRecord]:
         )
     rows = (
         labels.select(
-            labels[f"`{lower[SET]}`"].cast("string"),
+            labels[f"`{lower[SET_ID]}`"].cast("string"),
             labels[f"`{lower[LABEL]}`"].cast("string"),
             labels[f"`{lower[key.lower()]}`"].cast("string"),
         )
