@@ -5,7 +5,8 @@ The bookmarked ``jobs/bookmarked_copy.py`` runs on it twice, once through ``etl 
 spark://...`` and once through ``spark-submit --master spark://...``. Its executors run on the
 workers (their work folders hold the application's executor logs), while the catalog database,
 run history and bookmarks stay with the driver: both runs are recorded, and the second reads only
-the file added after the first.
+the file added after the first (tests/jobs/test_bookmark_job.py relies on these two runs for the
+console output and the recorded files of successful bookmarked runs of this script).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from sqlalchemy.orm import Session
 
 from etl.catalog import Catalog
+from etl.catalog.job_models import BookmarkFileRow
 from etl.jobs.history import RunHistory
 from etl.submit import spark_home, spark_submit_command, submit_env
 
@@ -144,6 +147,8 @@ def test_a_job_runs_on_the_cluster_with_etl_run_and_spark_submit(cluster: Cluste
     assert second.returncode == 0, explain(second)
     assert "rows read:     5" in second.stdout
     assert "source orders: files read 1, skipped by bookmark 2" in second.stdout
+    # spark-submit's PythonRunner merges the driver's stderr (the log) into its stdout
+    assert "reads 1 of 3 file(s) (new or changed); 2 skipped by the job bookmark" in second.stdout + second.stderr
     assert sorted(pq.read_table(out).column("order_id").to_pylist()) == list(range(1, 26))
 
     # The executors ran on the workers: both applications completed on the master, and each
@@ -160,3 +165,7 @@ def test_a_job_runs_on_the_cluster_with_etl_run_and_spark_submit(cluster: Cluste
     assert run_id(second) == runs[0].id
     assert runs[0].bookmark["sources"]["orders"]["files_skipped"] == 2
     assert runs[1].bookmark["sources"]["orders"]["files_read"] == 2
+    assert runs[0].bookmark["committed"] is True
+    with Session(history.catalog.engine) as session:
+        files = {Path(f.path).name: f.run_id for f in session.query(BookmarkFileRow).filter_by(job_name="cluster_copy")}
+    assert files == {"day1.csv": runs[1].id, "day2.csv": runs[1].id, "day3.csv": runs[0].id}
