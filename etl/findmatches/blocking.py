@@ -27,7 +27,7 @@ from pyspark.sql import functions as F
 
 from etl.errors import TransformError
 from etl.findmatches.columns import KEY, ResolvedColumn
-from etl.findmatches.minhash import BAND_KEY, SHINGLES, LshPlan, plan_for, signature_bands
+from etl.findmatches.minhash import BAND_KEY, SHINGLES, BandDesign, LshPlan, design_bands, plan_for, signature_bands
 
 __all__ = ["BlockingResult", "BlockingStats", "LshPlan", "PAIR_COLUMNS", "candidate_pairs", "plan_for"]
 
@@ -65,15 +65,16 @@ class BlockingStats:
 class BlockingResult:
     """Candidate pairs plus blocking statistics.
 
-    ``pairs`` is lazy (only the frequent-shingle pass has run). ``stats`` runs one aggregate over
-    the band keys on first access (recomputing the signatures unless the caller cached
+    ``pairs`` is lazy (only the sampling for ``design`` has run). ``stats`` runs one aggregate
+    over the band keys on first access (recomputing the signatures unless the caller cached
     ``prepared``) and keeps the result.
     """
 
-    def __init__(self, pairs: DataFrame, bands: DataFrame, plan: LshPlan) -> None:
+    def __init__(self, pairs: DataFrame, bands: DataFrame, plan: LshPlan, design: BandDesign) -> None:
         self.pairs = pairs
         self.bands = bands
         self.plan = plan
+        self.design = design
 
     @cached_property
     def stats(self) -> BlockingStats:
@@ -141,7 +142,8 @@ def candidate_pairs(
                 f"(columns: {', '.join(prepared.columns)})"
             )
         carry.append(new_flag)
-    bands = signature_bands(prepared, columns, plan, seed=seed, carry=carry)
+    design = design_bands(prepared, columns, plan, seed=seed)
+    bands = signature_bands(prepared, columns, plan, seed=seed, carry=carry, design=design)
 
     # Most band keys are singletons: a window count (one shuffle and sort by band key) drops them
     # before the members of the remaining buckets are collected (the aggregation then reuses the
@@ -168,7 +170,7 @@ def candidate_pairs(
         .where(F.col("id_l") < F.col("id_r"))
         .distinct()
     )
-    return BlockingResult(pairs, bands, plan)
+    return BlockingResult(pairs, bands, plan, design)
 
 
 def _bucket_pairs(plan: LshPlan, *, incremental: bool) -> Column:

@@ -22,8 +22,8 @@ from etl.findmatches.minhash import (
     column_shingles,
     drop_frequent,
     fmix64,
-    frequent_shingles,
-    hash_parameters,
+    HashFamily,
+    design_bands,
     minhash,
     pack,
     plan_for,
@@ -182,7 +182,7 @@ def test_whole_values_are_hashed_with_their_column(spark) -> None:
 def test_a_skewed_value_is_capped_to_a_window_per_member(spark) -> None:
     same = [(1000 + i, "Sam", "Lee", "1 George Street", "Sydney", None, None) for i in range(300)]
     prepared = prepared_frame(spark, same + people_rows())
-    plan = replace(plan_for(0.25), max_bucket=20, window=3)
+    plan = replace(plan_for(0.5), max_bucket=20, window=3)
     result = candidate_pairs(prepared, COLUMNS, plan)
     found = pair_set(result.pairs)
     giant = {p for p in found if p[0] >= 1000}
@@ -225,8 +225,11 @@ def test_frequent_shingles_are_found_per_column(spark) -> None:
     street = text_shingles(pa.array([" street "]), plan.shingle_size)[1]  # " str" "stre" "tree" "reet" "eet "
     city = text_shingles(pa.array([" ballarat "]), plan.shingle_size)[1]
     expected = np.concatenate([pack(2, street), pack(3, city)])  # columns 2 (street) and 3 (city)
-    assert frequent_shingles(prepared, COLUMNS, plan).tolist() == sorted(set(expected.tolist()))
-    assert len(frequent_shingles(prepared, COLUMNS, replace(plan, max_shingle_df=1.0))) == 0
+    design = design_bands(prepared, COLUMNS, plan)
+    assert design.records == design.sampled == 120
+    found = np.concatenate([pack(c, shingles) for c, shingles in enumerate(design.frequent)])
+    assert sorted(found.tolist()) == sorted(set(expected.tolist()))
+    assert not any(len(f) for f in design_bands(prepared, COLUMNS, replace(plan, max_shingle_df=1.0)).frequent)
 
 
 def test_drop_frequent_keeps_a_records_only_shingles() -> None:
@@ -267,8 +270,10 @@ def test_minhash_agreement_estimates_jaccard() -> None:
         starts, records = np.array([0, left[1] - left[0]]), np.array([0, 1])
         agreement = []
         for seed in range(8):
-            a, b, _ = hash_parameters(plan, seed)
-            values = np.array([minhash(shingles, starts, records, a[j], b[j], 2) for j in range(plan.num_hashes)])
+            hashes = HashFamily.for_plan(plan, seed)
+            values = np.array(
+                [minhash(shingles, starts, records, hashes.a[j], hashes.b[j], 2) for j in range(plan.num_hashes)]
+            )
             agreement.append(np.mean(values[:, 0] == values[:, 1]))
         assert float(np.mean(agreement)) == pytest.approx(jaccard, abs=0.02)  # about 3.5 standard deviations
 
