@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from subprocess_jvm import DRIVER_ENV
 
 from etl.catalog import Catalog
 
@@ -25,6 +26,7 @@ def run_etl(
     home: Path, *args: str, timeout: int = 600, **extra_env: str
 ) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
+    env.update(DRIVER_ENV)  # `etl sql` starts a Spark driver
     env.update(extra_env)
     env["ETL_HOME"] = str(home)
     env.pop("ETL_CATALOG_URL", None)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from subprocess_jvm import DRIVER_ENV
 
 from etl.submit import spark_submit_command, submit_env
 
@@ -89,7 +90,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedP
         cmd,
         capture_output=True,
         text=True,
-        env=submit_env({"ETL_HOME": str(root / "home")}),
+        env=submit_env({"ETL_HOME": str(root / "home"), **DRIVER_ENV}),
         cwd=root,
         timeout=400,
         check=False,

@@ -23,6 +23,7 @@ from urllib.parse import unquote
 
 import pyarrow.parquet as pq
 import pytest
+from subprocess_jvm import DRIVER_ENV
 
 from etl.submit import spark_submit_command, submit_env
 
@@ -114,7 +115,7 @@ def run_job(ws: Workspace) -> subprocess.CompletedProcess[str]:
         master="local[2]",
         conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4"},
     )
-    env = submit_env({"ETL_HOME": str(ws.root / "home")})
+    env = submit_env({"ETL_HOME": str(ws.root / "home"), **DRIVER_ENV})
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ws.root,
                           timeout=300, check=False)
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.orm import Session
+from subprocess_jvm import DRIVER_ENV
 
 from etl.catalog import Catalog
 from etl.catalog.job_models import BookmarkFileRow
@@ -128,7 +129,7 @@ def test_a_job_runs_on_the_cluster_with_etl_run_and_spark_submit(cluster: Cluste
     data.mkdir()
     write_csv(data / "day1.csv", range(1, 11))
     write_csv(data / "day2.csv", range(11, 21))
-    env = submit_env({"ETL_HOME": str(home)})
+    env = submit_env({"ETL_HOME": str(home), **DRIVER_ENV})  # the drivers' JVM, see subprocess_jvm.py
     job_args = {"input_path": str(data), "output_path": str(out), "job-bookmark-option": "job-bookmark-enable"}
 
     # 1. etl run --master spark://...: the runner records the run and supervises spark-submit

@@ -24,6 +24,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.orm import Session
+from subprocess_jvm import DRIVER_ENV
 
 from etl.catalog import Catalog
 from etl.catalog.job_models import BookmarkFileRow, JobRunRow
@@ -60,7 +61,7 @@ def submit(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         master="local[1]",
         conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"},
     )
-    env = submit_env({"ETL_HOME": str(root / "home")})
+    env = submit_env({"ETL_HOME": str(root / "home"), **DRIVER_ENV})
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=root, timeout=600, check=False)
 
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from subprocess_jvm import DRIVER_ENV
 
 from etl.catalog import Catalog
 from etl.errors import ConcurrentRunsExceededError, ConfigError
@@ -461,7 +462,9 @@ SPARK_SCRIPT = """
 
 
 @pytest.mark.e2e
-def test_a_glueetl_script_runs_with_spark_submit(tmp_path, catalog):
+def test_a_glueetl_script_runs_with_spark_submit(tmp_path, catalog, monkeypatch):
+    for name, value in DRIVER_ENV.items():  # inherited by the spark-submit child, see subprocess_jvm.py
+        monkeypatch.setenv(name, value)
     job = JobDefinition(
         name="sparky",
         script=script(tmp_path, "sparky.py", SPARK_SCRIPT),

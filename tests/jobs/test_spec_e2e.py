@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import create_engine, text
+from subprocess_jvm import DRIVER_ENV
 
 from etl.submit import spark_submit_command, submit_env
 
@@ -90,7 +91,7 @@ def submit(ws: Path, action: str) -> subprocess.CompletedProcess[str]:
         master="local[2]",
         conf={"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"},
     )
-    env = submit_env({"ETL_HOME": str(ws / "home")})
+    env = submit_env({"ETL_HOME": str(ws / "home"), **DRIVER_ENV})
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ws, timeout=600, check=False)
 
 
