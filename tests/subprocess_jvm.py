@@ -12,4 +12,8 @@ JVM's defaults. Importable from test modules because pytest puts ``tests/`` on `
 its conftest.py (as for ``pg_server.py``).
 """
 
-DRIVER_ENV = {"SPARK_SUBMIT_OPTS": "-XX:TieredStopAtLevel=1"}
+C1_ONLY = "-XX:TieredStopAtLevel=1"
+# The -D property reaches the driver's SparkConf: executors it starts on a cluster's workers get C1 too.
+DRIVER_ENV = {"SPARK_SUBMIT_OPTS": f"{C1_ONLY} -Dspark.executor.defaultJavaOptions={C1_ONLY}"}
+# For the master and worker daemons a test starts with spark-class.
+DAEMON_ENV = {"SPARK_DAEMON_JAVA_OPTS": C1_ONLY}

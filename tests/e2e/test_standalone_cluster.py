@@ -26,7 +26,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy.orm import Session
-from subprocess_jvm import DRIVER_ENV
+from subprocess_jvm import DAEMON_ENV, DRIVER_ENV
 
 from etl.catalog import Catalog
 from etl.catalog.job_models import BookmarkFileRow
@@ -87,6 +87,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     logs = root / "logs"
     logs.mkdir()
     env = submit_env({"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": str(logs), "SPARK_NO_DAEMONIZE": "1"})
+    env.update(DAEMON_ENV)
     port, ui_port = free_port(), free_port()
     url = f"spark://127.0.0.1:{port}"
     master_args = ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1"]
