@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
 import pytest
 from pyspark.sql import types as T
 
@@ -17,6 +18,7 @@ from etl.findmatches.features import (
     level_count,
     level_name,
     levels,
+    token_jaccard,
 )
 
 COLUMNS = [
@@ -170,3 +172,9 @@ def test_prepare_reads_text_dates_in_common_formats(spark):
     frame = spark.createDataFrame([(i, t) for i, t in enumerate([*texts, "not a date", None])], "id int, born string")
     got = [r["born"] for r in prepare(frame, "id", [ResolvedColumn("born", "date")]).orderBy(KEY).collect()]
     assert got == [dt.date(1956, 4, 9)] * 6 + [dt.date(1956, 12, 31), None, None]
+
+
+def test_token_jaccard_counts_each_rows_distinct_tokens() -> None:
+    left = pa.array(["a b b", "x", None, "ann lee", "é o"])
+    right = pa.array(["b a", "y", "z", "ann smith", "o é"])
+    assert token_jaccard(left, right).tolist() == [1.0, 0.0, 0.0, 1 / 3, 1.0]  # null: 0, masked by the caller
