@@ -126,6 +126,9 @@ def test_a_failed_rule_fails_the_run_and_writes_nothing(workspace, spark, monkey
     monkeypatch.setenv("ETL_HOME", str(workspace / "home"))
     monkeypatch.delenv("ETL_CATALOG_URL", raising=False)
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # Job.init installs its own for a script's process
+    # main stops a session it started itself (spark-submit's); made this thread's active session, the
+    # test run's session is used as found and left running, its settings untouched
+    spark._jvm.SparkSession.setActiveSession(spark._jsparkSession)
     exit_status = spec_main.main([str(DRIVER), *driver_args(workspace, "fail")])
     captured = capsys.readouterr()
     assert exit_status == 1, captured.out[-3000:] + captured.err[-3000:]
