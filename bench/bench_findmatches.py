@@ -153,6 +153,7 @@ def scale_run(spark, work: Path, records: int) -> dict:
         "records": records,
         "seconds_end_to_end": total,
         "stages": [*run.stage_table(), ("write output", time.perf_counter() - write_start, records)],
+        "notes": run.notes,
         "cluster_pairwise": metrics_dict(datasets.cluster_pair_metrics(assignments, truth)),
         "b_cubed": metrics_dict(datasets.cluster_metrics(assignments, truth)),
     }

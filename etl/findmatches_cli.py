@@ -66,9 +66,7 @@ def create(
         FindMatchesParameters,
         source="findmatches create",
     )
-    stored = _store(catalog).create_transform(
-        name, params, description, input_database=database, input_table=table
-    )
+    stored = _store(catalog).create_transform(name, params, description, input_database=database, input_table=table)
     console.print(f"created FindMatches transform [bold]{stored.name}[/] ({stored.status})")
 
 
@@ -202,3 +200,5 @@ def run(
     console.print(f"{name}: {summary[0]} entities (largest has {summary[1]} records), {quality}; wrote {output}")
     for stage in result.stages:
         console.print(f"  {stage.name}: {stage.seconds:.2f}s, {stage.rows} rows")
+    for note in result.notes:
+        console.print(f"  note: {note}")

@@ -43,6 +43,7 @@ class MatchRun:
     threshold: float
     stages: list[Stage] = field(default_factory=list)
     quality_estimated: bool = False
+    notes: list[str] = field(default_factory=list)
 
     def stage_table(self) -> list[tuple[str, float, int]]:
         return [(s.name, s.seconds, s.rows) for s in self.stages]
@@ -53,6 +54,7 @@ class Timer:
 
     def __init__(self) -> None:
         self.stages: list[Stage] = []
+        self.notes: list[str] = []  # what a stage decided that the user should know
         self._cached: list[DataFrame] = []
 
     def run(self, name: str, build: Callable[[], DataFrame], *, checkpoint: bool = False) -> DataFrame:
@@ -111,7 +113,21 @@ def score_candidates(
 ) -> DataFrame:
     """Candidate pairs of ``prepared`` with their comparison features, cached."""
     plan = blocking.plan_for(params.accuracy_cost_tradeoff)
-    pairs = timer.run("blocking", lambda: blocking.candidate_pairs(prepared, columns, plan, new_flag=new_flag).pairs)
+    found: list[blocking.BlockingResult] = []  # the design (sampling) is timed with the blocking stage
+
+    def block() -> DataFrame:
+        found.append(blocking.candidate_pairs(prepared, columns, plan, new_flag=new_flag))
+        return found[0].pairs
+
+    pairs = timer.run("blocking", block)
+    result = found[0]
+    narrowed = result.design.narrowed(plan)
+    if narrowed:
+        described = ", ".join(result.design.describe(columns, band) for band in narrowed)
+        timer.notes.append(
+            f"blocking narrowed {len(narrowed)} of {plan.bands} bands whose pairs were mostly chance agreement "
+            f"(estimated from {result.design.sampled:,} of {result.design.records:,} records): {described}"
+        )
     return timer.run("comparison features", lambda: features.compare(pairs, prepared, columns))
 
 
@@ -160,7 +176,7 @@ def find_matches(
     timer.release()
     output = df.join(assignments.withColumnRenamed(KEY, f"__{key}"), F.col(f"`{key}`") == F.col(f"`__{key}`"))
     output = output.drop(f"__{key}")
-    return MatchRun(output, chosen, threshold, timer.stages, quality_estimated=trained is not None)
+    return MatchRun(output, chosen, threshold, timer.stages, trained is not None, timer.notes)
 
 
 def find_incremental_matches(
@@ -221,4 +237,4 @@ def find_incremental_matches(
         .join(assignments.withColumnRenamed(KEY, f"__{key}"), F.col(f"`{key}`") == F.col(f"`__{key}`"))
         .drop(f"__{key}")
     )
-    return MatchRun(joined, chosen, threshold, timer.stages, quality_estimated=trained is not None)
+    return MatchRun(joined, chosen, threshold, timer.stages, trained is not None, timer.notes)

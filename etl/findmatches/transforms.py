@@ -51,6 +51,8 @@ def _links(
 def _log_stages(run: pipeline.MatchRun, transform_id: str) -> None:
     for stage in run.stages:
         log.info("FindMatches %s: %s %.2fs (%d rows)", transform_id, stage.name, stage.seconds, stage.rows)
+    for note in run.notes:
+        log.info("FindMatches %s: %s", transform_id, note)
 
 
 class FindMatches(Transform):

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from etl.findmatches.blocking import candidate_pairs
-from etl.findmatches.columns import ResolvedColumn, prepare
+from etl.findmatches.columns import ResolvedColumn, prepare, resolve_columns
 from etl.findmatches.minhash import MIN_NARROWED_PAIRS, HashFamily, LshPlan, fmix64, narrow_bands
+from etl.findmatches.params import FindMatchesParameters
+from etl.findmatches.pipeline import Timer, score_candidates
 
 PLAN = LshPlan(num_hashes=3, bands=1, rows_per_band=3)
 
@@ -97,3 +99,18 @@ def test_candidate_pairs_report_the_design(spark) -> None:
     assert result.pairs.count() < 50  # 8 combinations of the three 2-valued columns would give ~10,000
     # the four bands are the four combinations of three columns; only first+city+street lacks phone
     assert [design.describe(columns, band) for band in design.narrowed(plan)] == ["first+city+street+phone"]
+
+
+def test_a_run_says_which_bands_it_narrowed(spark) -> None:
+    rng = np.random.default_rng(6)
+    rows = [(i, *(f"{c}{rng.integers(0, 2)}" for c in "ncs"), f"u{i}") for i in range(400)]
+    df = spark.createDataFrame(rows, "id long, first string, city string, street string, phone string")
+    params = FindMatchesParameters(primary_key_column_name="id", columns=["first", "city", "street", "phone"])
+    columns = resolve_columns(df, params)
+    timer = Timer()
+    prepared = timer.run("prepare", lambda: prepare(df, "id", columns))
+    compared = score_candidates(prepared, columns, params, timer)
+    timer.release()
+    assert compared.count() < 2_500  # the first+city+street band alone would give about 10,000
+    assert len(timer.notes) == 1 and "first+city+street+phone" in timer.notes[0]
+    assert "estimated from 400 of 400 records" in timer.notes[0]
