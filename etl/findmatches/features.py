@@ -20,9 +20,9 @@ exact          ``exact`` (bool)
 The text features of every text column are computed in one pass over Arrow batches
 (``mapInArrow``): Jaro-Winkler and Levenshtein with ``rapidfuzz``'s batch scorers (one call per
 column and batch), exact equality with ``pyarrow.compute`` and token Jaccard with numpy (tokens
-dictionary-encoded, each pair's distinct tokens counted by sorting). Measured on the candidate
-pairs of 100,000 synthetic customers, this took a third of the time of Spark's native
-``levenshtein`` and array functions plus a Jaro-Winkler pandas UDF (bench/RESULTS.md). What
+dictionary-encoded, each pair's distinct tokens counted by sorting), instead of Spark's native
+``levenshtein`` and array functions plus a Jaro-Winkler pandas UDF (compared in
+bench/RESULTS.md). What
 depends on one record only (Soundex codes, yyyyMMdd forms of dates) is computed once per record
 before the join; the rest (numeric, date, exact, swapped names) is native Spark.
 

@@ -31,9 +31,10 @@ made 4 pairs per record at 100k records and 9 at 250k. Before signing,
 :func:`design_bands` reads a sample of the records (at most ``plan.sample_records``) to the
 driver, finds the frequent shingles in it and estimates each band's candidate pairs in the whole
 data; a band over budget gets a further column (:func:`narrow_bands`) when that removes most of
-its pairs, which are then chance agreement. Measured on 1,000,000 synthetic customers: 1.5
-pairs per record instead of about 15, blocking recall 0.9965 (bench/RESULTS.md). Bands whose
-pairs are mostly duplicates are left as they are: a further column removes few of them.
+its pairs, which are then chance agreement. On 250,000 synthetic customers this cut the
+candidate pairs from 9.3 to 1.5 per record at blocking recall 0.9984 to 0.9974; on 1,000,000 it
+narrowed 14 of 60 bands and left 1.7 pairs per record (bench/RESULTS.md). Bands whose pairs
+are mostly duplicates are left as they are: a further column removes few of them.
 
 Signatures are numpy on Arrow batches (``mapInArrow``): a column's k-grams are cut from the
 batch's string buffer in one vectorized pass and hashed to 32 bits (murmur3's finalizer); each
@@ -66,7 +67,6 @@ from etl.findmatches.columns import KEY, ResolvedColumn
 BAND_KEY = "__fm_band_key"  # int64 band key; null on the one row of a record without any
 SHINGLES = "__fm_shingles"  # int32: the record's shingles after the frequent filter (repeats count)
 MIN_FREQUENT_RECORDS = 50  # a shingle is only ever "frequent" when more records than this have it
-MIN_NARROWED_PAIRS = 1000  # a band with fewer estimated pairs than this is never narrowed
 NARROWING_COVERAGE = 0.8  # a column added to a band must be present in this share of its keyed records
 ALL_COLUMNS = -1  # a band row over the union of the record's shingles (per_column=False)
 
@@ -94,8 +94,12 @@ class LshPlan:
             False: of the union of all of the record's shingles (classic record-level MinHash).
         max_rows_per_band: narrowing (:func:`narrow_bands`) may AND rows to a band up to this many.
         pair_budget: a band whose estimated candidate pairs exceed this many per record (and
-            ``MIN_NARROWED_PAIRS``) is narrowed, when a further row removes at least
+            ``min_narrowed_pairs``) is narrowed, when a further row removes at least
             ``narrowing_cut`` of them.
+        min_narrowed_pairs: bands with fewer estimated pairs are never narrowed: comparing that
+            many pairs is cheap, and in small or duplicate-heavy data (Febrl3: 5,000 records,
+            6,538 true pairs) a band's pairs are mostly duplicates that a further, typo'd
+            column would lose.
         narrowing_cut: the share of a band's pairs a further row must remove to be added: chance
             agreement is removed by another column, duplicates mostly agree on it too.
         sample_records: records (at most) read to the driver to find frequent shingles and narrow bands.
@@ -111,7 +115,8 @@ class LshPlan:
     per_column: bool = True
     max_rows_per_band: int = 5
     pair_budget: float = 0.5
-    narrowing_cut: float = 0.5
+    min_narrowed_pairs: int = 50_000
+    narrowing_cut: float = 0.75
     sample_records: int = 50_000
 
     def __post_init__(self) -> None:
@@ -429,14 +434,14 @@ def narrow_bands(
     A band's pairs among the ``sampled`` records (``shingles``, after :func:`drop_frequent`),
     scaled by ``total**2 / sampled**2``, estimate its pairs in the data (unbiased: each pair is in
     the sample with probability about ``(sampled / total)**2``). A band over the budget
-    (``plan.pair_budget`` per record, and ``MIN_NARROWED_PAIRS``) gets the further column that
+    (``plan.pair_budget`` per record, and ``plan.min_narrowed_pairs``) gets the further column that
     leaves the fewest pairs among those most of its keyed records have (``NARROWING_COVERAGE``),
     if that removes at least ``plan.narrowing_cut`` of them; repeated up to
     ``plan.max_rows_per_band`` rows. Bands over record-level signatures get another record-level row.
     """
     grouped = GroupedShingles(shingles, sampled)
     scale = total * (total - 1) / (sampled * (sampled - 1)) if sampled > 1 else 0.0
-    budget = max(plan.pair_budget * total, MIN_NARROWED_PAIRS)
+    budget = max(plan.pair_budget * total, plan.min_narrowed_pairs)
     n_columns = len(shingles)
     layout, estimates = [], []
     for band, row_columns in enumerate(base.tolist()):

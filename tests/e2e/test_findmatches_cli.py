@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from subprocess_jvm import DRIVER_ENV
 
 from etl.findmatches.synthetic import write_customers
 
@@ -41,7 +42,7 @@ def label_from_truth(generated: Path, labelled: Path) -> int:
 
 def test_create_label_train_evaluate_run(tmp_path: Path) -> None:
     data = write_customers(tmp_path / "customers", 400, seed=3, files=2)
-    env = dict(os.environ, ETL_HOME=str(tmp_path / "home"))
+    env = dict(os.environ, ETL_HOME=str(tmp_path / "home"), **DRIVER_ENV)  # each step starts a Spark driver
     source = ["--path", str(data), "--format", "parquet"]
 
     etl(env, "findmatches", "create", "customers", "--primary-key", "customer_id", "--columns", COLUMNS)
