@@ -32,9 +32,10 @@ made 4 pairs per record at 100k records and 9 at 250k. Before signing,
 driver, finds the frequent shingles in it and estimates each band's candidate pairs in the whole
 data; a band over budget gets a further column (:func:`narrow_bands`) when that removes most of
 its pairs, which are then chance agreement. On 250,000 synthetic customers this cut the
-candidate pairs from 9.3 to 1.5 per record at blocking recall 0.9984 to 0.9974; on 1,000,000 it
-narrowed 14 of 60 bands and left 1.7 pairs per record (bench/RESULTS.md). Bands whose pairs
-are mostly duplicates are left as they are: a further column removes few of them.
+candidate pairs from 9.3 to 1.8 per record, blocking recall from 0.9984 to 0.9975; on 1,000,000
+it narrowed 12 of 60 bands and left 2.2 pairs per record (bench/RESULTS.md). Bands whose pairs
+are mostly duplicates are left as they are: a further column removes few of them, and below
+``plan.min_narrowed_pairs`` a band is never narrowed (Febrl3 lost recall when it was).
 
 Signatures are numpy on Arrow batches (``mapInArrow``): a column's k-grams are cut from the
 batch's string buffer in one vectorized pass and hashed to 32 bits (murmur3's finalizer); each
