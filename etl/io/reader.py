@@ -3,7 +3,9 @@
 Path planning (partition pruning, exclusions, recursion) happens before Spark is involved.
 CSV and JSON lines are parsed from text with ``from_csv``/``from_json`` so a malformed line
 becomes an error record carrying the file and the raw line, instead of a silent null row or a
-crashed job. Columnar formats go straight to Spark's readers.
+crashed job. Multi-line JSON goes the same way, one record per document (or per element of a
+top-level array), so its type conflicts become choices and a malformed file becomes an error
+record naming it. Columnar formats go straight to Spark's readers.
 """
 
 from __future__ import annotations
@@ -197,7 +199,7 @@ def _reader(spark: SparkSession, plan: ReadPlan, options: Mapping[str, str]):
 def _read_plan(
     spark: SparkSession, plan: ReadPlan, fmt: str, opts: ReadOptions, ctx: str
 ) -> tuple[DataFrame, DataFrame | None]:
-    if fmt in LINE_FORMATS and not opts.multiline:
+    if fmt in LINE_FORMATS and not opts.multiline or fmt == "json":
         return _read_lines(spark, plan, fmt, opts, ctx)
     spark_opts = dict(opts.spark)
     if fmt == "csv":
@@ -209,9 +211,44 @@ def _read_plan(
     frame = reader.format(fmt).load(plan.inputs if len(plan.inputs) > 1 else plan.inputs[0])
     if fmt == "csv":
         frame = _glue_csv_names(frame, opts)
-    if fmt == "json" and opts.json_path:
-        frame = apply_json_path(frame, opts.json_path)
+        partition_cols = set(_reader(spark, plan, {}).format("text").load(plan.inputs).columns) - {"value"}
+        frame = frame.withColumns(
+            {
+                f.name: F.col(f"`{f.name}`").cast(T.LongType())
+                for f in frame.schema.fields
+                if f.name not in partition_cols and _glue_csv_type(f.dataType) != f.dataType
+            }
+        )
     return frame, None
+
+
+def _glue_csv_type(dtype: T.DataType) -> T.DataType:
+    """Glue types CSV whole numbers as ``long`` (Spark's inference says ``int`` when they fit)."""
+    return T.LongType() if isinstance(dtype, T.IntegerType | T.ShortType | T.ByteType) else dtype
+
+
+def _record_text(spark: SparkSession, plan: ReadPlan, opts: ReadOptions) -> DataFrame:
+    """One row per record's text (``value``), with its file (``__source``) and partition columns.
+
+    Lines for line formats; for multi-line JSON, each file's document, or each element of a
+    top-level array as Spark's multiLine reader does. A file that is not JSON stays whole, so
+    parsing turns it into one error record naming the file.
+    """
+    inputs = plan.inputs if len(plan.inputs) > 1 else plan.inputs[0]
+    documents = opts.multiline
+    text = _reader(spark, plan, {"wholetext": "true"} if documents else {}).format("text").load(inputs)
+    partition_cols = [c for c in text.columns if c != "value"]
+    text = text.select("value", F.col("_metadata.file_path").alias("__source"), *partition_cols)
+    text = text.where(F.trim(F.col("value")) != "")
+    if not documents:
+        return text
+    document = F.try_parse_json(F.col("value"))
+    is_array = F.schema_of_variant(document).startswith("ARRAY")
+    elements = F.when(is_array, F.try_variant_get(document, "$", "array<variant>")).otherwise(F.array(document))
+    exploded = text.select("*", F.explode(elements).alias("__element"))
+    return exploded.select(
+        F.coalesce(F.to_json("__element"), F.col("value")).alias("value"), "__source", *partition_cols
+    )
 
 
 def _glue_csv_names(frame: DataFrame, opts: ReadOptions) -> DataFrame:
@@ -226,10 +263,8 @@ def _read_lines(
     spark: SparkSession, plan: ReadPlan, fmt: str, opts: ReadOptions, ctx: str
 ) -> tuple[DataFrame, DataFrame | None]:
     inputs = plan.inputs if len(plan.inputs) > 1 else plan.inputs[0]
-    text = _reader(spark, plan, {}).format("text").load(inputs)
-    partition_cols = [c for c in text.columns if c != "value"]
-    text = text.select("value", F.col("_metadata.file_path").alias("__source"), *partition_cols)
-    text = text.where(F.trim(F.col("value")) != "")
+    text = _record_text(spark, plan, opts)
+    partition_cols = [c for c in text.columns if c not in ("value", "__source")]
     parse_opts = {k: v for k, v in opts.spark.items() if k not in ("multiLine", "mode")}
     parse_opts.update({"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT})
     conflicts: list[Conflict] = []
@@ -237,7 +272,11 @@ def _read_lines(
         has_header = opts.with_header or opts.skip_first
         infer_opts = {**opts.spark, "header": str(has_header).lower(), "inferSchema": "true"}
         inferred = _reader(spark, plan, infer_opts).csv(inputs)
-        data_fields = [f for f in inferred.schema.fields if f.name not in partition_cols]
+        data_fields = [
+            T.StructField(f.name, _glue_csv_type(f.dataType))
+            for f in inferred.schema.fields
+            if f.name not in partition_cols
+        ]
         if opts.skip_first and not opts.with_header:
             # a skipped line is not a header: Glue numbers the columns col0, col1, ...
             data_fields = [T.StructField(f"col{i}", f.dataType) for i, f in enumerate(data_fields)]

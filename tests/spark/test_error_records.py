@@ -67,7 +67,7 @@ def test_csv_good_rows_come_through(spark, glue, csv_file):
     dyf = _read_csv(glue, csv_file.parent)
     expected = spark.createDataFrame(
         [(1, "ann", 10.0), (2, "bob", 20.0), (6, "fay, jr", 60.0)],
-        "id int, name string, amount double",
+        "id long, name string, amount double",
     )
     assert_df_equality(dyf.toDF(), expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -93,7 +93,7 @@ def test_csv_errors_from_several_files(spark, glue, tmp_path):
     a = write_text(tmp_path / "in" / "a.csv", "id,name\n1,ann\n2,bob,extra\n")
     b = write_text(tmp_path / "in" / "b.csv", "id,name\n3,cy\n4\n")
     dyf = _read_csv(glue, tmp_path / "in")
-    expected = spark.createDataFrame([(1, "ann"), (3, "cy")], "id int, name string")
+    expected = spark.createDataFrame([(1, "ann"), (3, "cy")], "id long, name string")
     assert_df_equality(dyf.toDF(), expected, ignore_row_order=True, ignore_nullable=True)
     by_input = {r["input"]: r["source"] for r in dyf.errorsAsDynamicFrame().toDF().collect()}
     assert set(by_input) == {"2,bob,extra", "4"}

@@ -9,11 +9,12 @@ import pytest
 from chispa import assert_df_equality
 
 from etl.errors import ConfigError, DataSourceError
-from etl.frame.types import is_choice
+from etl.frame.types import is_choice, tree_string
 
 from .conftest import write_text
 
 PEOPLE_SCHEMA = "id int, name string"
+CSV_PEOPLE_SCHEMA = "id long, name string"  # Glue types CSV whole numbers as long
 PEOPLE = [(1, "ann"), (2, "bob"), (3, "cy")]
 
 
@@ -30,6 +31,10 @@ def _people(spark):
     return spark.createDataFrame(PEOPLE, PEOPLE_SCHEMA)
 
 
+def _csv_people(spark):
+    return spark.createDataFrame(PEOPLE, CSV_PEOPLE_SCHEMA)
+
+
 def _assert_same(actual, expected):
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -38,15 +43,29 @@ def _assert_same(actual, expected):
 def test_csv_with_header(spark, glue, tmp_path):
     write_text(tmp_path / "in" / "people.csv", "id,name\n1,ann\n2,bob\n3,cy\n")
     dyf = _read(glue, [tmp_path / "in"], "csv", {"withHeader": True})
-    _assert_same(dyf.toDF(), _people(spark))
+    _assert_same(dyf.toDF(), _csv_people(spark))
     assert dyf.errorsCount() == 0
+
+
+def test_csv_whole_numbers_are_long_in_line_and_multiline_reads(spark, glue, tmp_path):
+    write_text(tmp_path / "lines" / "people.csv", "id,name,score\n1,ann,2.5\n2,bob,3\n")
+    write_text(tmp_path / "multi" / "people.csv", 'id,name,score\n1,ann,2.5\n2,"bob\nby",3\n')
+    for folder, multiline in (("lines", False), ("multi", True)):
+        options = {"withHeader": True, "multiLine": multiline}
+        df = _read(glue, [tmp_path / folder], "csv", options).toDF()
+        assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [
+            ("id", "bigint"),
+            ("name", "string"),
+            ("score", "double"),
+        ], folder
+    assert sorted(df.collect()) == [(1, "ann", 2.5), (2, "bob\nby", 3.0)]
 
 
 def test_csv_without_header_names_columns_like_glue(spark, glue, tmp_path):
     write_text(tmp_path / "in" / "people.csv", "1,ann\n2,bob\n3,cy\n")
     dyf = _read(glue, [tmp_path / "in"], "csv", {"withHeader": False})
     assert dyf.toDF().columns == ["col0", "col1"]
-    expected = spark.createDataFrame(PEOPLE, "col0 int, col1 string")
+    expected = spark.createDataFrame(PEOPLE, "col0 long, col1 string")
     _assert_same(dyf.toDF(), expected)
 
 
@@ -66,7 +85,7 @@ def test_csv_separator(spark, glue, tmp_path, separator):
     lines = ["id,name".replace(",", separator)] + [f"{i}{separator}{n}" for i, n in PEOPLE]
     write_text(tmp_path / "in" / "people.csv", "\n".join(lines) + "\n")
     dyf = _read(glue, [tmp_path / "in"], "csv", {"withHeader": True, "separator": separator})
-    _assert_same(dyf.toDF(), _people(spark))
+    _assert_same(dyf.toDF(), _csv_people(spark))
 
 
 def test_csv_quote_char(spark, glue, tmp_path):
@@ -75,7 +94,7 @@ def test_csv_quote_char(spark, glue, tmp_path):
         "id,note\n1,'hello, world'\n2,plain\n",
     )
     dyf = _read(glue, [tmp_path / "in"], "csv", {"withHeader": True, "quoteChar": "'"})
-    expected = spark.createDataFrame([(1, "hello, world"), (2, "plain")], "id int, note string")
+    expected = spark.createDataFrame([(1, "hello, world"), (2, "plain")], "id long, note string")
     _assert_same(dyf.toDF(), expected)
     assert dyf.errorsCount() == 0
 
@@ -83,13 +102,13 @@ def test_csv_quote_char(spark, glue, tmp_path):
 def test_csv_default_quote_is_double_quote(spark, glue, tmp_path):
     write_text(tmp_path / "in" / "notes.csv", 'id,note\n1,"a, b"\n')
     df = _read(glue, [tmp_path / "in"], "csv", {"withHeader": True}).toDF()
-    _assert_same(df, spark.createDataFrame([(1, "a, b")], "id int, note string"))
+    _assert_same(df, spark.createDataFrame([(1, "a, b")], "id long, note string"))
 
 
 def test_csv_quote_char_minus_one_turns_quoting_off(spark, glue, tmp_path):
     write_text(tmp_path / "in" / "notes.csv", 'id,note\n1,"a\n2,b"\n')
     dyf = _read(glue, [tmp_path / "in"], "csv", {"withHeader": True, "quoteChar": -1})
-    expected = spark.createDataFrame([(1, '"a'), (2, 'b"')], "id int, note string")
+    expected = spark.createDataFrame([(1, '"a'), (2, 'b"')], "id long, note string")
     _assert_same(dyf.toDF(), expected)
     assert dyf.errorsCount() == 0
 
@@ -99,13 +118,13 @@ def test_csv_skip_first_without_header_numbers_columns(spark, glue, tmp_path):
     write_text(tmp_path / "in" / "people.csv", "exported 2024-01-01,x\n1,ann\n2,bob\n3,cy\n")
     df = _read(glue, [tmp_path / "in"], "csv", {"skipFirst": True}).toDF()
     assert df.columns == ["col0", "col1"]
-    _assert_same(df, spark.createDataFrame(PEOPLE, "col0 int, col1 string"))
+    _assert_same(df, spark.createDataFrame(PEOPLE, "col0 long, col1 string"))
 
 
 def test_csv_skip_first_with_header(spark, glue, tmp_path):
     write_text(tmp_path / "in" / "people.csv", "id,name\n1,ann\n2,bob\n3,cy\n")
     df = _read(glue, [tmp_path / "in"], "csv", {"skipFirst": True, "withHeader": True}).toDF()
-    _assert_same(df, _people(spark))
+    _assert_same(df, _csv_people(spark))
 
 
 def test_create_dynamic_frame_from_options_spelling(spark, glue, tmp_path):
@@ -116,7 +135,7 @@ def test_create_dynamic_frame_from_options_spelling(spark, glue, tmp_path):
         format="csv",
         format_options={"withHeader": True},
     )
-    _assert_same(dyf.toDF(), _people(spark))
+    _assert_same(dyf.toDF(), _csv_people(spark))
 
 
 def test_create_data_frame_returns_spark_dataframe(spark, glue, tmp_path):
@@ -127,14 +146,14 @@ def test_create_data_frame_returns_spark_dataframe(spark, glue, tmp_path):
         "s3", {"paths": [str(tmp_path / "in")]}, format="csv", format_options={"withHeader": True}
     )
     assert isinstance(df, DataFrame)
-    _assert_same(df, _people(spark))
+    _assert_same(df, _csv_people(spark))
 
 
 def test_several_paths_are_unioned(spark, glue, tmp_path):
     write_text(tmp_path / "a" / "p.csv", "id,name\n1,ann\n")
     write_text(tmp_path / "b" / "p.csv", "id,name\n2,bob\n3,cy\n")
     dyf = _read(glue, [tmp_path / "a", tmp_path / "b"], "csv", {"withHeader": True})
-    _assert_same(dyf.toDF(), _people(spark))
+    _assert_same(dyf.toDF(), _csv_people(spark))
 
 
 # ----- JSON --------------------------------------------------------------------------------
@@ -162,6 +181,33 @@ def test_json_multiline_nested_records_path(spark, glue, tmp_path):
     assert sorted(df.columns) == ["id", "name"]
     expected = spark.createDataFrame(PEOPLE, "id long, name string")
     _assert_same(df.select("id", "name"), expected)
+
+
+def test_json_multiline_conflicting_types_become_a_choice(spark, glue, tmp_path):
+    records = [{"id": 1, "provider_id": 10}, {"id": 2, "provider_id": "P-20"}]
+    write_text(tmp_path / "in" / "a.json", json.dumps(records, indent=2))
+    write_text(tmp_path / "in" / "b.json", json.dumps({"id": 3, "provider_id": 30}, indent=2))
+    dyf = _read(glue, [tmp_path / "in"], "json", {"multiLine": True})
+    assert is_choice(dyf.toDF().schema["provider_id"].dataType)
+    assert "|-- provider_id: choice" in tree_string(dyf.schema())
+    resolved = dyf.resolveChoice(specs=[("provider_id", "make_cols")]).toDF()
+    expected = spark.createDataFrame(
+        [(1, 10, None), (2, None, "P-20"), (3, 30, None)],
+        "id long, provider_id_long long, provider_id_string string",
+    )
+    _assert_same(resolved, expected)
+
+
+def test_json_multiline_malformed_file_is_one_error_record_naming_it(spark, glue, tmp_path):
+    write_text(tmp_path / "in" / "good.json", json.dumps([{"id": 1}, {"id": 2}], indent=2))
+    write_text(tmp_path / "in" / "bad.json", '{\n  "id": 3,\n  "name": \n')
+    dyf = _read(glue, [tmp_path / "in"], "json", {"multiLine": True})
+    _assert_same(dyf.toDF(), spark.createDataFrame([(1,), (2,)], "id long"))
+    errors = dyf.errorsAsDynamicFrame().toDF().collect()
+    assert len(errors) == 1
+    assert errors[0]["source"].endswith("bad.json")
+    assert errors[0]["input"].startswith('{\n  "id": 3')
+    assert "malformed JSON" in errors[0]["error_message"]
 
 
 def test_json_multiline_without_json_path_keeps_document(spark, glue, tmp_path):
@@ -228,10 +274,10 @@ def test_recurse_reads_nested_non_partition_folders(spark, glue, tmp_path):
     write_text(root / "c" / "mid.csv", "id,name\n3,cy\n")
 
     flat = _read(glue, [root], "csv", {"withHeader": True}).toDF()
-    _assert_same(flat, spark.createDataFrame([(1, "ann")], PEOPLE_SCHEMA))
+    _assert_same(flat, spark.createDataFrame([(1, "ann")], CSV_PEOPLE_SCHEMA))
 
     nested = _read(glue, [root], "csv", {"withHeader": True}, recurse=True).toDF()
-    _assert_same(nested, _people(spark))
+    _assert_same(nested, _csv_people(spark))
 
 
 def test_recurse_parquet(spark, glue, tmp_path):
@@ -248,10 +294,8 @@ def test_exclusions_skip_matching_files(spark, glue, tmp_path):
     write_text(root / "sub" / "more.csv", "id,name\n3,cy\n")
     write_text(root / "partial.tmp", "id,name\n98,tmp\n")
     write_text(root / "sub" / "deeper.tmp", "id,name\n99,tmp\n")
-    df = _read(
-        glue, [root], "csv", {"withHeader": True}, exclusions='["**.tmp"]'
-    ).toDF()
-    _assert_same(df, _people(spark))
+    df = _read(glue, [root], "csv", {"withHeader": True}, exclusions='["**.tmp"]').toDF()
+    _assert_same(df, _csv_people(spark))
 
 
 def test_exclusions_single_folder_glob(spark, glue, tmp_path):
@@ -259,7 +303,7 @@ def test_exclusions_single_folder_glob(spark, glue, tmp_path):
     write_text(root / "keep.csv", "id,name\n1,ann\n")
     write_text(root / "logs" / "drop.csv", "id,name\n50,log\n")
     df = _read(glue, [root], "csv", {"withHeader": True}, exclusions='["logs/*"]').toDF()
-    _assert_same(df, spark.createDataFrame([(1, "ann")], PEOPLE_SCHEMA))
+    _assert_same(df, spark.createDataFrame([(1, "ann")], CSV_PEOPLE_SCHEMA))
 
 
 def test_exclusions_excluding_everything_is_a_source_error(glue, tmp_path):
@@ -276,7 +320,7 @@ def test_hidden_files_are_ignored_csv(spark, glue, tmp_path):
     write_text(root / ".people.csv.crc", "\x00\x01binary,junk\n")
     write_text(root / "_temporary" / "0" / "part.csv", "id,name\n77,tmp\n")
     dyf = _read(glue, [root], "csv", {"withHeader": True}, recurse=True)
-    _assert_same(dyf.toDF(), _people(spark))
+    _assert_same(dyf.toDF(), _csv_people(spark))
     assert dyf.errorsCount() == 0
 
 
@@ -286,7 +330,7 @@ def test_hidden_files_are_ignored_with_exclusions(spark, glue, tmp_path):
     write_text(root / "_SUCCESS", "junk\n")
     write_text(root / ".people.csv.crc", "junk\n")
     dyf = _read(glue, [root], "csv", {"withHeader": True}, exclusions='["**.tmp"]')
-    _assert_same(dyf.toDF(), _people(spark))
+    _assert_same(dyf.toDF(), _csv_people(spark))
     assert dyf.errorsCount() == 0
 
 
@@ -326,9 +370,7 @@ def test_unknown_connection_option_names_the_key(glue, tmp_path):
 
 def test_unknown_connection_type_is_config_error(glue, tmp_path):
     with pytest.raises(ConfigError, match="dynamodb"):
-        glue.create_dynamic_frame.from_options(
-            "dynamodb", {"paths": [str(tmp_path)]}, format="json"
-        )
+        glue.create_dynamic_frame.from_options("dynamodb", {"paths": [str(tmp_path)]}, format="json")
 
 
 def test_paths_are_required(glue):

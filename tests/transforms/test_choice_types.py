@@ -316,22 +316,22 @@ def test_csv_column_mixing_numbers_and_text_is_a_choice(glue, spark, tmp_path, c
 
     assert printed_schema(dyf, capsys) == [
         "root",
-        "|-- id: int",
+        "|-- id: long",
         "|-- code: choice",
         "|    |-- long",
         "|    |-- string",
         "|-- amount: choice",
         "|    |-- double",
         "|    |-- string",
-        "|-- qty: int",
+        "|-- qty: long",
         "|-- note: string",
     ]
     schema = T.StructType(
         [
-            T.StructField("id", T.IntegerType()),
+            T.StructField("id", LONG),
             T.StructField("code", choice(long=LONG, string=STRING)),
             T.StructField("amount", choice(double=DOUBLE, string=STRING)),
-            T.StructField("qty", T.IntegerType()),
+            T.StructField("qty", LONG),
             T.StructField("note", STRING),
         ]
     )
@@ -350,7 +350,7 @@ def test_csv_column_mixing_numbers_and_text_is_a_choice(glue, spark, tmp_path, c
 def test_csv_pure_numeric_and_pure_text_columns_are_not_choices(glue, tmp_path, capsys):
     dyf = read_csv(glue, tmp_path, "id,price,word\n1,1.25,x\n2,3,y\n3,,z\n")
 
-    assert printed_schema(dyf, capsys) == ["root", "|-- id: int", "|-- price: double", "|-- word: string"]
+    assert printed_schema(dyf, capsys) == ["root", "|-- id: long", "|-- price: double", "|-- word: string"]
     assert choice_paths(dyf.schema()) == []
 
 
