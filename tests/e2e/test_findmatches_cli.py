@@ -1,4 +1,10 @@
-"""The FindMatches teaching loop through the ``etl findmatches`` CLI, as a user runs it."""
+"""The FindMatches teaching loop through the ``etl findmatches`` CLI, as a user runs it.
+
+The teaching steps run the CLI in this test session's Spark (typer's runner, same commands and
+output); the last step, ``run``, is the real ``etl`` executable in a subprocess starting its own
+Spark driver. Each step as a subprocess costs 40-60 s of cold JVM on two cores (the whole flow
+took 205 s that way), and one subprocess already proves the executable path.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +18,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 from subprocess_jvm import DRIVER_ENV
+from typer.testing import CliRunner
 
+from etl.cli import app
 from etl.findmatches.synthetic import write_customers
 
 pytestmark = pytest.mark.e2e
@@ -25,6 +33,14 @@ def etl(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run([str(ETL), *args], capture_output=True, text=True, env=env, timeout=600, check=False)
     assert proc.returncode == 0, f"etl {' '.join(args)}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr[-3000:]}"
     return proc
+
+
+def etl_here(*args: str) -> str:
+    """``etl ARGS`` in this process (this session's Spark); its output, after checking it succeeded."""
+    result = CliRunner().invoke(app, list(args))
+    command = " ".join(args)
+    assert result.exit_code == 0, f"etl {command}: exit {result.exit_code}\n{result.output}\n{result.exception!r}"
+    return result.output
 
 
 def label_from_truth(generated: Path, labelled: Path) -> int:
@@ -40,42 +56,45 @@ def label_from_truth(generated: Path, labelled: Path) -> int:
     return len(rows)
 
 
-def test_create_label_train_evaluate_run(tmp_path: Path) -> None:
+def test_create_label_train_evaluate_run(tmp_path: Path, spark, monkeypatch) -> None:
     data = write_customers(tmp_path / "customers", 400, seed=3, files=2)
-    env = dict(os.environ, ETL_HOME=str(tmp_path / "home"), **DRIVER_ENV)  # each step starts a Spark driver
+    home = tmp_path / "home"
+    monkeypatch.setenv("ETL_HOME", str(home))
+    monkeypatch.delenv("ETL_CATALOG_URL", raising=False)
     source = ["--path", str(data), "--format", "parquet"]
 
-    etl(env, "findmatches", "create", "customers", "--primary-key", "customer_id", "--columns", COLUMNS)
-    shown = json.loads(etl(env, "findmatches", "show", "customers").stdout)
+    etl_here("findmatches", "create", "customers", "--primary-key", "customer_id", "--columns", COLUMNS)
+    shown = json.loads(etl_here("findmatches", "show", "customers"))
     assert shown["Status"] == "NOT_READY" and shown["LabelCount"] == 0
 
     generated = tmp_path / "set.csv"
-    out = etl(env, "findmatches", "labeling-set", "customers", "-o", str(generated), "--sets", "5", *source)
+    out = etl_here("findmatches", "labeling-set", "customers", "-o", str(generated), "--sets", "5", *source)
     with generated.open(newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle))
     assert header[:2] == ["labeling_set_id", "label"] and "customer_id" in header
     labelled = tmp_path / "labelled.csv"
     count = label_from_truth(generated, labelled)
-    assert f"wrote {count} record(s)" in out.stdout
+    assert f"wrote {count} record(s)" in out
 
-    out = etl(env, "findmatches", "import-labels", "customers", str(labelled))
-    assert f"imported {count} label(s)" in out.stdout
+    out = etl_here("findmatches", "import-labels", "customers", str(labelled))
+    assert f"imported {count} label(s)" in out
     exported = tmp_path / "exported.csv"
-    etl(env, "findmatches", "export-labels", "customers", str(exported))
+    etl_here("findmatches", "export-labels", "customers", str(exported))
     with exported.open(newline="", encoding="utf-8") as handle:
         assert len(list(csv.DictReader(handle))) == count
 
-    out = etl(env, "findmatches", "train", "customers", *source)
-    assert "supervised model (labelled)" in out.stdout
-    out = etl(env, "findmatches", "evaluate", "customers", "--json", "--folds", "2", *source)
-    metrics = json.loads(out.stdout)
+    out = etl_here("findmatches", "train", "customers", *source)
+    assert "supervised model (labelled)" in out
+    metrics = json.loads(etl_here("findmatches", "evaluate", "customers", "--json", "--folds", "2", *source))
     assert 0.0 <= metrics["Precision"] <= 1.0 and 0.0 <= metrics["Recall"] <= 1.0
     assert {c["ColumnName"] for c in metrics["ColumnImportances"]} == set(COLUMNS.split(","))
-    assert json.loads(etl(env, "findmatches", "show", "customers").stdout)["Status"] == "READY"
+    assert json.loads(etl_here("findmatches", "show", "customers"))["Status"] == "READY"
 
+    # The trained transform, read back from the catalog by the real executable with its own Spark.
+    env = dict(os.environ, ETL_HOME=str(home), **DRIVER_ENV)
     output = tmp_path / "matched"
-    out = etl(env, "findmatches", "run", "customers", "-o", str(output), *source)
-    assert "entities" in out.stdout and "cluster" in out.stdout
+    out = etl(env, "findmatches", "run", "customers", "-o", str(output), *source).stdout
+    assert "entities" in out and "labelled model" in out and "cluster" in out
     matched = pq.read_table(output).to_pandas()
     assert len(matched) == 400 and matched["match_id"].notna().all()
     # Most true duplicates end up together; different entities mostly apart.
