@@ -199,7 +199,8 @@ def _reader(spark: SparkSession, plan: ReadPlan, options: Mapping[str, str]):
 def _read_plan(
     spark: SparkSession, plan: ReadPlan, fmt: str, opts: ReadOptions, ctx: str
 ) -> tuple[DataFrame, DataFrame | None]:
-    if fmt in LINE_FORMATS and not opts.multiline or fmt == "json":
+    # JSON always goes through the record path (multi-line too); CSV only line by line.
+    if fmt == "json" or (fmt in LINE_FORMATS and not opts.multiline):
         return _read_lines(spark, plan, fmt, opts, ctx)
     spark_opts = dict(opts.spark)
     if fmt == "csv":
