@@ -304,7 +304,7 @@ def compare(spark, name: str, ours: Callable, baseline: Callable, runs: int) -> 
         if run % 2:
             order.reverse()
         for arm, fn in order:
-            spark.catalog.clearCache()  # Map caches its results: no run may reuse another's
+            spark.catalog.clearCache()  # no run may reuse another's cached data
             release_checkpoints(spark)
             times[arm].append(timed(fn)[0])
     med = {k: median(v) for k, v in times.items()}

@@ -12,11 +12,13 @@ from typing import Any
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from etl.errors import ErrorThresholdExceededError, TransformError
 from etl.frame.dynamicframe import DynamicFrame
 from etl.frame.types import CHOICE_KEY, choice_paths
+from etl.transforms import map_stage
 from etl.transforms.base import get_transform
 from etl.transforms.python_functions import Filter, Map
 
@@ -213,6 +215,91 @@ def test_map_result_that_is_not_a_record_is_an_error(typed, f, message):
     assert [e["input"]["id"] for e in errors] == [1, 2, 3]
     assert all(e["error_message"].startswith(message) for e in errors), errors[0]["error_message"]
     assert errors[0]["input"] == {"id": 1, "d": "2024-01-02", "ts": "2024-01-02 03:04:05+00:00", "amount": "1.50"}
+
+
+@pytest.mark.parametrize("failure", ["raises", "returns a value JSON cannot hold"])
+def test_map_error_record_shows_the_record_before_the_function_changed_it(typed, failure):
+    def change_then_fail(record: dict[str, Any]) -> dict[str, Any]:
+        record["id"] = record["id"] * 100
+        record["d"] = "changed"
+        if record["id"] == 200:
+            if failure == "raises":
+                raise ValueError("two")
+            record["bad"] = object()
+        return record
+
+    out = typed.map(change_then_fail, transformation_ctx="change")
+
+    assert sorted(r.id for r in out.toDF().collect()) == [100, 300]  # the others' changes are kept
+    (error,) = errors_of(out)
+    assert error["input"] == {"id": 2, "d": "2023-12-31", "ts": None, "amount": "20.25"}
+
+
+def test_map_results_with_different_keys_are_typed_together(typed, spark):
+    """Fields appear in the order the results first name them; a result without one is null."""
+
+    def vary(record: dict[str, Any]) -> dict[str, Any]:
+        if record["id"] == 1:
+            return {"id": record["id"]}
+        if record["id"] == 2:
+            return {"note": "second", "id": record["id"]}
+        return {"id": record["id"], "extra": 3.5}
+
+    out = typed.map(vary)
+
+    expected = spark.createDataFrame(
+        [(1, None, None), (2, "second", None), (3, None, 3.5)], "id long, note string, extra double"
+    )
+    same(out.toDF(), expected)
+
+
+def test_map_to_empty_records_keeps_one_record_each(typed):
+    out = typed.map(lambda r: {})
+
+    assert out.count() == 3 and out.toDF().columns == [] and out.stageErrorsCount() == 0
+
+
+ROUTES = ["guess fits all", "guess from the first record", "no guess (shuffled input)"]
+
+
+@pytest.fixture
+def route_input(glue, spark, monkeypatch, request):
+    """Six records in three partitions, read through each of Map's routes: the guessed schema
+    holds every batch (typed rows), the guess comes from the first record only (later batches
+    leave as Arrow blobs or JSON and everything is conformed), or there is no guess."""
+    df = spark.range(1, 7, numPartitions=3).select("id", F.concat(F.lit("n"), "id").alias("name"))
+    if request.param == "guess from the first record":
+        monkeypatch.setattr(map_stage, "GUESS_RECORDS", 1)
+    if request.param == "no guess (shuffled input)":
+        df = df.repartition(3)
+    return DynamicFrame.fromDF(df, glue, "routes")
+
+
+@pytest.mark.parametrize("route_input", ROUTES, indirect=True)
+def test_map_routes_agree_when_later_records_add_and_widen_fields(route_input, spark):
+    def grow(record: dict[str, Any]) -> dict[str, Any]:
+        if record["id"] > 2:
+            record["score"] = record["id"] / 2  # a double, where the first records had none
+        if record["id"] > 4:
+            record["tags"] = {"even": record["id"] % 2 == 0}
+        return record
+
+    out = route_input.map(grow)
+
+    expected = spark.createDataFrame(
+        [(i, f"n{i}", i / 2 if i > 2 else None, (i % 2 == 0,) if i > 4 else None) for i in range(1, 7)],
+        "id long, name string, score double, tags struct<even:boolean>",
+    )
+    same(out.toDF(), expected)
+
+
+@pytest.mark.parametrize("route_input", ROUTES, indirect=True)
+def test_map_routes_agree_on_a_field_that_becomes_a_choice(route_input, spark, capsys):
+    out = route_input.map(lambda r: {"id": r["id"], "v": r["id"] if r["id"] < 5 else f"#{r['id']}"})
+
+    assert printed_schema(out, capsys) == ["root", "|-- id: long", "|-- v: choice", "|    |-- long", "|    |-- string"]
+    values = {r.id: tuple(r.v) for r in out.toDF().collect()}
+    assert values == {1: (1, None), 2: (2, None), 3: (3, None), 4: (4, None), 5: (None, "#5"), 6: (None, "#6")}
 
 
 def test_map_thresholds(people):
