@@ -87,17 +87,22 @@ def check_records(df: DataFrame, key: str) -> int:
         TransformError: the frame is empty, or keys are null or repeated (naming some of them).
     """
     column = F.col(f"`{key}`")
-    stats = df.agg(F.count(F.lit(1)).alias("n"), F.count_if(column.isNull()).alias("nulls")).first()
+    per_key = df.groupBy(column.alias("key")).count()
+    stats = per_key.agg(  # one query: a check on small data should not cost several Spark jobs
+        F.sum("count").alias("n"),
+        F.sum(F.when(F.col("key").isNull(), F.col("count"))).alias("nulls"),
+        F.count_if(F.col("key").isNotNull() & (F.col("count") > 1)).alias("repeated"),
+    ).first()
     assert stats is not None
-    if stats["n"] == 0:
+    if not stats["n"]:
         raise TransformError("FindMatches: the frame is empty; there is nothing to match")
     if stats["nulls"]:
         raise TransformError(
             f"FindMatches: {stats['nulls']} record(s) have a null primary key {key!r}; every record needs one"
         )
-    repeated = df.groupBy(column.alias("key")).count().where(F.col("count") > 1)
-    examples = repeated.orderBy(F.col("count").desc(), "key").limit(3).collect()
-    if examples:
+    if stats["repeated"]:
+        repeated = per_key.where(F.col("key").isNotNull() & (F.col("count") > 1))
+        examples = repeated.orderBy(F.col("count").desc(), "key").limit(3).collect()
         shown = ", ".join(f"{row['key']!r} ({row['count']} records)" for row in examples)
         raise TransformError(f"FindMatches: primary key {key!r} is not unique; repeated values include {shown}")
     return int(stats["n"])

@@ -127,6 +127,9 @@ def test_bad_input_is_named(store, customers, spark, glue):
     duplicated = DynamicFrame.fromDF(spark.createDataFrame([*CUSTOMERS, CUSTOMERS[0]], SCHEMA), glue, "dups")
     with pytest.raises(TransformError, match=r"not unique.*\b1\b"):
         FindMatches.apply(frame=duplicated, transformId="fm_bad")
+    null_key = DynamicFrame.fromDF(spark.createDataFrame([*CUSTOMERS, (None, *CUSTOMERS[0][1:])], SCHEMA), glue, "nk")
+    with pytest.raises(TransformError, match=r"1 record\(s\) have a null primary key 'id'"):
+        FindMatches.apply(frame=null_key, transformId="fm_bad")
     empty = DynamicFrame.fromDF(spark.createDataFrame([], SCHEMA), glue, "empty")
     with pytest.raises(TransformError, match="empty"):
         FindMatches.apply(frame=empty, transformId="fm_bad")
