@@ -141,5 +141,5 @@ class Map(Transform):
     ) -> DynamicFrame:
         if not callable(f):
             raise TransformError(f"Map: f must be a function, got {type(f).__name__}")
-        good, stage = map_records(frame.toDF(), f)
-        return _downstream(frame, good, stage, "Map", transformation_ctx, info, stageThreshold, totalThreshold)
+        good, flagged = map_records(frame.toDF(), f)
+        return _downstream(frame, good, flagged, "Map", transformation_ctx, info, stageThreshold, totalThreshold)
