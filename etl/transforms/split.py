@@ -138,7 +138,10 @@ def _comparison(schema: T.StructType, path: str, op: str, value: Any) -> Column:
 
 
 def row_condition(schema: T.StructType, comparison_dict: Mapping[str, Mapping[str, Any]]) -> Column:
-    """True where every comparison holds, false otherwise (never null)."""
+    """True where every comparison holds; false or null (a null or missing field) otherwise.
+
+    Left nullable so that Spark can push the comparisons down to Parquet row groups: wrapping
+    it in ``coalesce(..., false)`` hides them from the reader."""
     if not comparison_dict:
         raise TransformError("SplitRows: comparison_dict needs at least one comparison")
     conditions = []
@@ -148,7 +151,7 @@ def row_condition(schema: T.StructType, comparison_dict: Mapping[str, Mapping[st
                 f"SplitRows: {path!r} must map to {{operator: value}}, e.g. {{'>': 10}}; got {comparisons!r}"
             )
         conditions.extend(_comparison(schema, path, op, value) for op, value in comparisons.items())
-    return F.coalesce(reduce(and_, conditions), F.lit(False))
+    return reduce(and_, conditions)
 
 
 class SplitRows(Transform):
@@ -177,5 +180,5 @@ class SplitRows(Transform):
             raise TransformError(f"SplitRows: name1 and name2 are both {name1!r}")
         df = frame.toDF()
         matched = row_condition(df.schema, comparison_dict)
-        parts = {name1: df.filter(matched), name2: df.filter(~matched)}
+        parts = {name1: df.filter(matched), name2: df.filter(~matched | matched.isNull())}
         return _collection(frame, parts, transformation_ctx, stageThreshold, totalThreshold)

@@ -231,3 +231,18 @@ def test_split_rows_errors(people, comparison_dict, message):
 def test_split_rows_names_must_differ(people):
     with pytest.raises(TransformError, match="both 'frame1'"):
         SplitRows.apply(frame=people, comparison_dict={"id": {"=": 1}}, name2="frame1")
+
+
+def test_split_rows_comparisons_reach_the_parquet_reader(people_df, glue, tmp_path):
+    """Both frames' conditions are pushed down to Parquet (row groups can be skipped)."""
+    people_df.write.parquet(str(tmp_path / "people"))
+    frame = DynamicFrame.fromDF(glue.spark_session.read.parquet(str(tmp_path / "people")), glue, "people")
+    parts = frame.split_rows({"age": {">": 12}}, "older", "rest")
+
+    def pushed(name: str) -> str:
+        plan = parts.select(name).toDF()._jdf.queryExecution().executedPlan().toString()
+        return plan.split("PushedFilters: ")[1].split("]")[0] + "]"
+
+    assert "GreaterThan(age,12)" in pushed("older")
+    assert "LessThanOrEqual(age,12)" in pushed("rest") and "IsNull(age)" in pushed("rest")
+    assert sorted(r["id"] for r in parts.select("rest").toDF().collect()) == [2, 3]
