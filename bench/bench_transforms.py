@@ -7,13 +7,15 @@ The data are nested order records (a customer struct holding an address struct, 
 line-item structs, a choice-typed ``provider_id``) written once to Parquet and read back for
 every timing. Both arms of a comparison run in the same session on the same data, alternating
 which goes first; each arm writes its result to Spark's ``noop`` sink so every output column of
-every row is computed. Medians are reported; results go to bench/out/transforms.json.
+every row is computed. Medians are reported, with the median ratio of runs made back to back,
+and whether both arms ran the same physical plan; results go to bench/out/transforms.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import re
 import shutil
 import sys
 import time
@@ -85,15 +87,43 @@ def sink(df: DataFrame) -> None:
     df.write.format("noop").mode("overwrite").save()
 
 
-def sink_all(frames) -> None:
-    """Sink every frame of a dict of DataFrames or of a DynamicFrameCollection."""
-    for key in list(frames.keys()):
-        frame = frames[key]
-        sink(frame if isinstance(frame, DataFrame) else frame.toDF())
+def as_dataframes(result) -> dict[str, DataFrame]:
+    """An arm's result (DataFrame, DynamicFrame, a dict of them or a DynamicFrameCollection) as
+    named DataFrames."""
+    if not hasattr(result, "keys"):
+        result = {"result": result}
+    return {
+        key: (frame if isinstance(frame, DataFrame) else frame.toDF())
+        for key in list(result.keys())
+        for frame in [result[key]]
+    }
+
+
+def sink_all(result) -> None:
+    """Write every frame of an arm's result to the ``noop`` sink."""
+    for frame in as_dataframes(result).values():
+        sink(frame)
+
+
+def physical_plan(df: DataFrame) -> str:
+    """``df``'s physical plan without expression ids, plan ids or lambda variable numbers, so
+    that two plans built separately compare equal when Spark runs the same operators."""
+    plan = df._jdf.queryExecution().executedPlan().toString()  # noqa: SLF001 - no public plan API
+    for pattern in (r"#\d+L?", r"plan_id=\d+", r"(?<=\bx)_\d+"):
+        plan = re.sub(pattern, "", plan)
+    return plan
+
+
+def same_plans(ours, baseline) -> bool:
+    """Whether both arms' results run as the same Spark plans (table for table)."""
+    ours_plans = [physical_plan(df) for df in as_dataframes(ours).values()]
+    baseline_plans = [physical_plan(df) for df in as_dataframes(baseline).values()]
+    return ours_plans == baseline_plans
 
 
 def native_cases(spark, glue, data: DataFrame, customers: DataFrame) -> dict[str, tuple[Callable, Callable]]:
-    """name -> (DynamicFrame arm, hand-written DataFrame arm); each returns nothing, sinks."""
+    """name -> (DynamicFrame arm, hand-written DataFrame arm); each builds its result (a frame, or a
+    collection or dict of them) without writing it."""
     dyf = lambda: DynamicFrame.fromDF(data, glue, "orders")  # noqa: E731
     cust_dyf = lambda: DynamicFrame.fromDF(customers, glue, "customers")  # noqa: E731
     mapping = [
@@ -105,60 +135,48 @@ def native_cases(spark, glue, data: DataFrame, customers: DataFrame) -> dict[str
     ]
     return {
         "ApplyMapping": (
-            lambda: sink(ApplyMapping.apply(frame=dyf(), mappings=mapping).toDF()),
-            lambda: sink(
-                data.select(
-                    F.col("order_id").cast("long").alias("id"),
-                    F.col("customer.name").alias("customer_name"),
-                    F.col("customer.address.city").alias("city"),
-                    F.col("amount").cast("decimal(10,2)").alias("amount"),
-                    F.col("status"),
-                )
+            lambda: ApplyMapping.apply(frame=dyf(), mappings=mapping).toDF(),
+            lambda: data.select(
+                F.col("order_id").cast("long").alias("id"),
+                F.col("customer.name").alias("customer_name"),
+                F.col("customer.address.city").alias("city"),
+                F.col("amount").cast("decimal(10,2)").alias("amount"),
+                F.col("status"),
             ),
         ),
         "DropFields": (
-            lambda: sink(DropFields.apply(frame=dyf(), paths=["status", "customer.address.zip"]).toDF()),
-            lambda: sink(data.drop("status").withColumn("customer", F.col("customer").dropFields("address.zip"))),
+            lambda: DropFields.apply(frame=dyf(), paths=["status", "customer.address.zip"]).toDF(),
+            lambda: data.drop("status").withColumn("customer", F.col("customer").dropFields("address.zip")),
         ),
         "SelectFields": (
-            lambda: sink(SelectFields.apply(frame=dyf(), paths=["order_id", "customer.name", "amount"]).toDF()),
-            lambda: sink(
-                data.select("order_id", F.struct(F.col("customer.name").alias("name")).alias("customer"), "amount")
-            ),
+            lambda: SelectFields.apply(frame=dyf(), paths=["order_id", "customer.name", "amount"]).toDF(),
+            lambda: data.select("order_id", F.struct(F.col("customer.name").alias("name")).alias("customer"), "amount"),
         ),
         "RenameField": (
-            lambda: sink(
-                RenameField.apply(frame=dyf(), old_name="customer.name", new_name="customer.full_name").toDF()
-            ),
-            lambda: sink(
-                data.withColumn(
-                    "customer",
-                    F.col("customer").withField("full_name", F.col("customer.name")).dropFields("name"),
-                )
+            lambda: RenameField.apply(frame=dyf(), old_name="customer.name", new_name="customer.full_name").toDF(),
+            lambda: data.withColumn(
+                "customer",
+                F.col("customer").withField("full_name", F.col("customer.name")).dropFields("name"),
             ),
         ),
         "ResolveChoice": (
-            lambda: sink(ResolveChoice.apply(frame=dyf(), specs=[("provider_id", "cast:long")]).toDF()),
-            lambda: sink(
-                data.withColumn(
-                    "provider_id",
-                    F.coalesce(F.col("provider_id.long"), F.col("provider_id.string").try_cast("bigint")),
-                )
+            lambda: ResolveChoice.apply(frame=dyf(), specs=[("provider_id", "cast:long")]).toDF(),
+            lambda: data.withColumn(
+                "provider_id",
+                F.coalesce(F.col("provider_id.long"), F.col("provider_id.string").try_cast("bigint")),
             ),
         ),
         "Join": (
-            lambda: sink(Join.apply(frame1=dyf(), frame2=cust_dyf(), keys1=["order_id"], keys2=["cust_order"]).toDF()),
-            lambda: sink(data.join(customers, data["order_id"] == customers["cust_order"])),
+            lambda: Join.apply(frame1=dyf(), frame2=cust_dyf(), keys1=["order_id"], keys2=["cust_order"]).toDF(),
+            lambda: data.join(customers, data["order_id"] == customers["cust_order"]),
         ),
         "SplitFields": (
-            lambda: sink_all(SplitFields.apply(frame=dyf(), paths=["order_id", "amount"], name1="a", name2="b")),
-            lambda: sink_all({"a": data.select("order_id", "amount"), "b": data.drop("order_id", "amount")}),
+            lambda: SplitFields.apply(frame=dyf(), paths=["order_id", "amount"], name1="a", name2="b"),
+            lambda: ({"a": data.select("order_id", "amount"), "b": data.drop("order_id", "amount")}),
         ),
         "SplitRows": (
-            lambda: sink_all(
-                SplitRows.apply(frame=dyf(), comparison_dict={"amount": {">": 500}}, name1="a", name2="b")
-            ),
-            lambda: sink_all(
+            lambda: SplitRows.apply(frame=dyf(), comparison_dict={"amount": {">": 500}}, name1="a", name2="b"),
+            lambda: (
                 {
                     "a": data.where(F.col("amount") > 500),
                     "b": data.where(~(F.col("amount") > 500) | F.col("amount").isNull()),
@@ -166,34 +184,30 @@ def native_cases(spark, glue, data: DataFrame, customers: DataFrame) -> dict[str
             ),
         ),
         "UnnestFrame": (
-            lambda: sink(UnnestFrame.apply(frame=dyf()).toDF()),
-            lambda: sink(
-                data.select(
-                    "order_id",
-                    F.col("customer.name").alias("customer.name"),
-                    F.col("customer.address.city").alias("customer.address.city"),
-                    F.col("customer.address.zip").alias("customer.address.zip"),
-                    "items",
-                    "provider_id",
-                    "status",
-                    "amount",
-                    "always_null",
-                )
+            lambda: UnnestFrame.apply(frame=dyf()).toDF(),
+            lambda: data.select(
+                "order_id",
+                F.col("customer.name").alias("customer.name"),
+                F.col("customer.address.city").alias("customer.address.city"),
+                F.col("customer.address.zip").alias("customer.address.zip"),
+                "items",
+                "provider_id",
+                "status",
+                "amount",
+                "always_null",
             ),
         ),
         "DropNullFields": (
-            lambda: sink(DropNullFields.apply(frame=dyf()).toDF()),
-            lambda: sink(_hand_drop_null_fields(data)),
+            lambda: DropNullFields.apply(frame=dyf()).toDF(),
+            lambda: _hand_drop_null_fields(data),
         ),
         "Relationalize": (
-            lambda: sink_all(Relationalize.apply(frame=dyf(), name="root")),
-            lambda: sink_all(_hand_relationalize(data)),
+            lambda: Relationalize.apply(frame=dyf(), name="root"),
+            lambda: _hand_relationalize(data),
         ),
         "Relationalize (staged)": (
-            lambda: sink_all(
-                Relationalize.apply(frame=dyf(), staging_path=str(OUT / "transforms" / "ours"), name="root")
-            ),
-            lambda: sink_all(_hand_relationalize(data, str(OUT / "transforms" / "hand"))),
+            lambda: Relationalize.apply(frame=dyf(), staging_path=str(OUT / "transforms" / "ours"), name="root"),
+            lambda: _hand_relationalize(data, str(OUT / "transforms" / "hand")),
         ),
     }
 
@@ -308,11 +322,20 @@ def compare(spark, name: str, ours: Callable, baseline: Callable, runs: int) -> 
             release_checkpoints(spark)
             times[arm].append(timed(fn)[0])
     med = {k: median(v) for k, v in times.items()}
+    # Each run's two arms ran back to back, so their ratio cancels most of the drift in the
+    # machine's speed over a case (JIT, garbage, page cache) that the two medians do not.
+    paired = median([o / b for o, b in zip(times["ours"], times["baseline"], strict=True)])
     print(
-        f"{name}: ours {med['ours']:.2f}s, baseline {med['baseline']:.2f}s, ratio {med['ours'] / med['baseline']:.3f}",
+        f"{name}: ours {med['ours']:.2f}s, baseline {med['baseline']:.2f}s, ratio {med['ours'] / med['baseline']:.3f}"
+        f" (paired {paired:.3f})",
         flush=True,
     )
-    return {"median_seconds": med, "runs_seconds": times, "ratio_ours_over_baseline": med["ours"] / med["baseline"]}
+    return {
+        "median_seconds": med,
+        "runs_seconds": times,
+        "ratio_ours_over_baseline": med["ours"] / med["baseline"],
+        "median_paired_ratio": paired,
+    }
 
 
 def main() -> None:
@@ -340,7 +363,13 @@ def main() -> None:
     native = {}
     for name, (ours, baseline) in native_cases(spark, glue, data, customers).items():
         if args.only is None or name in args.only:
-            native[name] = compare(spark, name, ours, baseline, args.runs)
+            native[name] = compare(
+                spark, name, lambda ours=ours: sink_all(ours()), lambda b=baseline: sink_all(b()), args.runs
+            )
+            native[name]["same_physical_plan"] = same_plans(ours(), baseline())
+            print(
+                f"{name}: same physical plan as the hand-written code: {native[name]['same_physical_plan']}", flush=True
+            )
     python = {}
     for name, (ours, baseline) in python_function_cases(spark, glue, data).items():
         if args.only is None or name in args.only:
