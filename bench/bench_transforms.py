@@ -187,9 +187,7 @@ def native_cases(spark, glue, data: DataFrame, customers: DataFrame) -> dict[str
             lambda: UnnestFrame.apply(frame=dyf()).toDF(),
             lambda: data.select(
                 "order_id",
-                F.col("customer.name").alias("customer.name"),
-                F.col("customer.address.city").alias("customer.address.city"),
-                F.col("customer.address.zip").alias("customer.address.zip"),
+                *_flat_customer(),
                 "items",
                 "provider_id",
                 "status",
@@ -210,6 +208,11 @@ def native_cases(spark, glue, data: DataFrame, customers: DataFrame) -> dict[str
             lambda: _hand_relationalize(data, str(OUT / "transforms" / "hand")),
         ),
     }
+
+
+def _flat_customer() -> list:
+    """The customer struct's leaves as top-level columns named by their dotted paths, by hand."""
+    return [F.col(path).alias(path) for path in ("customer.name", "customer.address.city", "customer.address.zip")]
 
 
 def _hand_drop_null_fields(df: DataFrame) -> DataFrame:
@@ -251,9 +254,7 @@ def _hand_relationalize(df: DataFrame, staging: str | None = None) -> dict[str, 
         keyed = keyed.localCheckpoint()
     root = keyed.select(
         "order_id",
-        F.col("customer.name").alias("customer.name"),
-        F.col("customer.address.city").alias("customer.address.city"),
-        F.col("customer.address.zip").alias("customer.address.zip"),
+        *_flat_customer(),
         F.col("__key").alias("items"),
         "provider_id",
         "status",
