@@ -92,11 +92,8 @@ def as_dataframes(result) -> dict[str, DataFrame]:
     named DataFrames."""
     if not hasattr(result, "keys"):
         result = {"result": result}
-    return {
-        key: (frame if isinstance(frame, DataFrame) else frame.toDF())
-        for key in list(result.keys())
-        for frame in [result[key]]
-    }
+    frames = {key: result[key] for key in list(result.keys())}
+    return {key: frame if isinstance(frame, DataFrame) else frame.toDF() for key, frame in frames.items()}
 
 
 def sink_all(result) -> None:
