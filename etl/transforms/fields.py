@@ -194,7 +194,7 @@ def _keep_in(column: Column, dtype: T.DataType, tree: Tree) -> Column:
         child = column.getField(field.name)
         value = child if sub == WHOLE else _keep_in(child, field.dataType, sub)
         kept.append(value.alias(field.name, metadata=field.metadata))
-    return F.when(column.isNull(), F.lit(None)).otherwise(F.struct(*kept))
+    return F.when(column.isNotNull(), F.struct(*kept))
 
 
 def rename_field(df: DataFrame, old_name: str, new_name: str) -> DataFrame:

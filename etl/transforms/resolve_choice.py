@@ -81,6 +81,20 @@ def _castable(dtype: T.DataType, target: T.DataType) -> bool:
         return False
 
 
+@lru_cache(maxsize=512)
+def _widens(dtype: T.DataType, target: T.DataType) -> bool:
+    """Whether every value of ``dtype`` converts to ``target`` exactly (Spark's up-cast rule, e.g.
+    int to long): then a plain ``cast`` cannot fail and needs no ``try_cast`` guard."""
+    spark = SparkSession.getActiveSession()
+    jvm = getattr(getattr(spark, "sparkContext", None), "_jvm", None)
+    if jvm is None:
+        return False
+    to_java = jvm.org.apache.spark.sql.types.DataType.fromJson
+    return bool(
+        jvm.org.apache.spark.sql.catalyst.expressions.Cast.canUpCast(to_java(dtype.json()), to_java(target.json()))
+    )
+
+
 def _as(value: Column, dtype: T.DataType, target: T.DataType) -> Column:
     """``value`` of type ``dtype`` as ``target``; null where it cannot be converted.
 
@@ -92,6 +106,10 @@ def _as(value: Column, dtype: T.DataType, target: T.DataType) -> Column:
         return F.to_json(value)
     if isinstance(dtype, T.StringType) and isinstance(target, _COMPLEX):
         return F.try_variant_get(F.try_parse_json(value), "$", type_ddl(target))
+    if dtype == target:
+        return value
+    if _widens(dtype, target):
+        return value.cast(target)
     if not _castable(dtype, target):
         return F.lit(None).cast(target)
     return value.try_cast(target)

@@ -4,6 +4,7 @@ argument rules and match_catalog, through ``dyf.resolveChoice`` and ``ResolveCho
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,17 @@ def test_cast_long_makes_uncastable_values_null(dyf, spark, form):
     expected = spark.createDataFrame([(1, 10), (2, None), (3, 30), (4, None)], "id long, provider_id long")
     same(out.toDF().select("id", "provider_id"), expected)
     assert choice_paths(out.schema()) == ["addr", "items[].price", "meta.code"]  # the others are left alone
+
+
+def test_cast_that_widens_an_alternative_is_a_plain_cast(dyf, spark):
+    """long to double cannot fail, so the long alternative takes a plain cast (what hand-written
+    code does); only the string alternative needs ``try_cast``."""
+    out = ResolveChoice.apply(frame=dyf, specs=[("provider_id", "cast:double")]).toDF().select("id", "provider_id")
+
+    plan = re.sub(r"#\d+L?", "", out._jdf.queryExecution().optimizedPlan().toString())
+    assert "coalesce(cast(provider_id.long as double), try_cast(provider_id.string as double))" in plan
+    expected = spark.createDataFrame([(1, 10.0), (2, None), (3, 30.0), (4, None)], "id long, provider_id double")
+    same(out, expected)
 
 
 @pytest.mark.parametrize("form", FORMS)
