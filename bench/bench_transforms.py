@@ -25,8 +25,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import OUT, machine, median, save, timed  # noqa: E402
+from executor_cpu import ExecutorCpu  # noqa: E402
+from pyspark.errors import PySparkAssertionError  # noqa: E402
 from pyspark.sql import DataFrame  # noqa: E402
 from pyspark.sql import functions as F  # noqa: E402
+from pyspark.testing import assertDataFrameEqual  # noqa: E402
 
 from etl.context import GlueContext  # noqa: E402
 from etl.frame.dynamicframe import DynamicFrame  # noqa: E402
@@ -118,6 +121,21 @@ def same_plans(ours, baseline) -> bool:
     return ours_plans == baseline_plans
 
 
+def same_results(ours, baseline) -> bool:
+    """Whether both arms give the same tables with the same columns and rows (in any order)."""
+    ours_frames, baseline_frames = as_dataframes(ours), as_dataframes(baseline)
+    if list(ours_frames) != list(baseline_frames):
+        print(f"tables differ: {list(ours_frames)} vs {list(baseline_frames)}", flush=True)
+        return False
+    try:
+        for key, frame in ours_frames.items():
+            assertDataFrameEqual(frame, baseline_frames[key])
+    except PySparkAssertionError as exc:
+        print(f"table {key!r} differs: {str(exc)[:2000]}", flush=True)
+        return False
+    return True
+
+
 def native_cases(spark, glue, data: DataFrame, customers: DataFrame) -> dict[str, tuple[Callable, Callable]]:
     """name -> (DynamicFrame arm, hand-written DataFrame arm); each builds its result (a frame, or a
     collection or dict of them) without writing it."""
@@ -147,13 +165,20 @@ def native_cases(spark, glue, data: DataFrame, customers: DataFrame) -> dict[str
         ),
         "SelectFields": (
             lambda: SelectFields.apply(frame=dyf(), paths=["order_id", "customer.name", "amount"]).toDF(),
-            lambda: data.select("order_id", F.struct(F.col("customer.name").alias("name")).alias("customer"), "amount"),
+            lambda: data.select(
+                "order_id",
+                F.when(F.col("customer").isNotNull(), F.struct(F.col("customer.name").alias("name"))).alias("customer"),
+                "amount",
+            ),
         ),
         "RenameField": (
             lambda: RenameField.apply(frame=dyf(), old_name="customer.name", new_name="customer.full_name").toDF(),
-            lambda: data.withColumn(
+            lambda: data.withColumn(  # the field keeps its place; a null customer stays null
                 "customer",
-                F.col("customer").withField("full_name", F.col("customer.name")).dropFields("name"),
+                F.when(
+                    F.col("customer").isNotNull(),
+                    F.struct(F.col("customer.name").alias("full_name"), F.col("customer.address").alias("address")),
+                ),
             ),
         ),
         "ResolveChoice": (
@@ -241,18 +266,26 @@ def _hand_drop_null_fields(df: DataFrame) -> DataFrame:
 
 def _hand_relationalize(df: DataFrame, staging: str | None = None) -> dict[str, DataFrame]:
     """The same tables by hand: a generated key, materialized once so both tables agree on it
-    (as any correct hand-written version must), the root flattened and the array pivoted. With
-    ``staging``, tables go through Parquet there, as Relationalize stages them."""
+    (as any correct hand-written version must), then made dense (1..n, as Glue numbers them) from
+    per-partition row counts; the root flattened (a null array gets a null key) and the array
+    pivoted. With ``staging``, tables go through Parquet there, as Relationalize stages them."""
     keyed = df.withColumn("__key", F.monotonically_increasing_id())
     if staging:
         keyed.write.mode("overwrite").parquet(f"{staging}/root")
         keyed = df.sparkSession.read.parquet(f"{staging}/root")
     else:
         keyed = keyed.localCheckpoint()
+    partition = F.shiftright("__key", 33)  # monotonically_increasing_id puts the partition above bit 33
+    offsets, total = [], 0
+    for part, count in sorted(tuple(row) for row in keyed.groupBy(partition).count().collect()):
+        offsets += [F.lit(part), F.lit(total)]
+        total += count
+    dense = F.element_at(F.create_map(*offsets), partition) + F.col("__key").bitwiseAND((1 << 33) - 1) + 1
+    keyed = keyed.withColumn("__key", dense)
     root = keyed.select(
         "order_id",
         *_flat_customer(),
-        F.col("__key").alias("items"),
+        F.when(F.col("items").isNotNull(), F.col("__key")).alias("items"),
         "provider_id",
         "status",
         "amount",
@@ -307,10 +340,13 @@ def release_checkpoints(spark) -> None:
     time.sleep(0.5)
 
 
-def compare(spark, name: str, ours: Callable, baseline: Callable, runs: int) -> dict:
+def compare(spark, name: str, ours: Callable, baseline: Callable, runs: int, cpu: ExecutorCpu | None = None) -> dict:
+    """Both arms ``runs`` times, alternating which goes first: median wall seconds, their ratio
+    and the median ratio of back-to-back runs; with ``cpu``, the same for executor CPU seconds."""
     ours()  # warm-up, untimed
     baseline()
     times: dict[str, list[float]] = {"ours": [], "baseline": []}
+    cpu_times: dict[str, list[float]] = {"ours": [], "baseline": []}
     for run in range(runs):
         order = [("ours", ours), ("baseline", baseline)]
         if run % 2:
@@ -318,22 +354,53 @@ def compare(spark, name: str, ours: Callable, baseline: Callable, runs: int) -> 
         for arm, fn in order:
             spark.catalog.clearCache()  # no run may reuse another's cached data
             release_checkpoints(spark)
+            mark = cpu.last_stage() if cpu else 0
             times[arm].append(timed(fn)[0])
+            if cpu:
+                cpu_times[arm].append(cpu.seconds_since(mark))
+    result = _ratios(times)
+    line = (
+        f"{name}: ours {result['median_seconds']['ours']:.2f}s, baseline {result['median_seconds']['baseline']:.2f}s,"
+        f" ratio {result['ratio_ours_over_baseline']:.3f} (paired {result['median_paired_ratio']:.3f})"
+    )
+    result["runs_seconds"] = times
+    if cpu:
+        cpu_result = _ratios(cpu_times)
+        cpu_result["runs_seconds"] = cpu_times
+        result["executor_cpu"] = cpu_result
+        line += (
+            f"; executor cpu ours {cpu_result['median_seconds']['ours']:.2f}s, baseline"
+            f" {cpu_result['median_seconds']['baseline']:.2f}s, ratio {cpu_result['ratio_ours_over_baseline']:.3f}"
+            f" (paired {cpu_result['median_paired_ratio']:.3f})"
+        )
+    print(line, flush=True)
+    return result
+
+
+def _ratios(times: dict[str, list[float]]) -> dict:
     med = {k: median(v) for k, v in times.items()}
     # Each run's two arms ran back to back, so their ratio cancels most of the drift in the
     # machine's speed over a case (JIT, garbage, page cache) that the two medians do not.
     paired = median([o / b for o, b in zip(times["ours"], times["baseline"], strict=True)])
-    print(
-        f"{name}: ours {med['ours']:.2f}s, baseline {med['baseline']:.2f}s, ratio {med['ours'] / med['baseline']:.3f}"
-        f" (paired {paired:.3f})",
-        flush=True,
-    )
     return {
         "median_seconds": med,
-        "runs_seconds": times,
         "ratio_ours_over_baseline": med["ours"] / med["baseline"],
         "median_paired_ratio": paired,
     }
+
+
+SAMPLE_ROWS = 3000
+
+
+def sample_cases(spark, glue, data: DataFrame, customers: DataFrame, work: Path) -> dict:
+    """The native cases on the first SAMPLE_ROWS orders (and their customers), stored as Parquet
+    so that every read sees the same rows in the same order, for checking results, not timing."""
+    data.limit(SAMPLE_ROWS).write.parquet(str(work / "sample_orders"))
+    sample = spark.read.parquet(str(work / "sample_orders"))
+    customers.join(sample, customers["cust_order"] == sample["order_id"], "left_semi").write.parquet(
+        str(work / "sample_customers")
+    )
+    return native_cases(spark, glue, sample, spark.read.parquet(str(work / "sample_customers")))
 
 
 def main() -> None:
@@ -357,13 +424,18 @@ def main() -> None:
     customers.write.parquet(str(work / "customers"))
     customers = spark.read.parquet(str(work / "customers"))
     print(f"machine: {machine()}\nrows: {args.rows}, runs: {args.runs}", flush=True)
+    samples = sample_cases(spark, glue, data, customers, work)
 
+    cpu = ExecutorCpu(spark)
     native = {}
     for name, (ours, baseline) in native_cases(spark, glue, data, customers).items():
         if args.only is None or name in args.only:
+            equal = same_results(samples[name][0](), samples[name][1]())
+            print(f"{name}: same results as the hand-written code on {SAMPLE_ROWS} rows: {equal}", flush=True)
             native[name] = compare(
-                spark, name, lambda ours=ours: sink_all(ours()), lambda b=baseline: sink_all(b()), args.runs
+                spark, name, lambda ours=ours: sink_all(ours()), lambda b=baseline: sink_all(b()), args.runs, cpu
             )
+            native[name]["same_results_on_sample"] = equal
             native[name]["same_physical_plan"] = same_plans(ours(), baseline())
             print(
                 f"{name}: same physical plan as the hand-written code: {native[name]['same_physical_plan']}", flush=True
