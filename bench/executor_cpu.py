@@ -2,9 +2,10 @@
 
 Wall time on a shared 2-core VM moves by about ±10% between identical runs (garbage collection,
 JIT, the hypervisor). The CPU time Spark's task threads spent (``executorCpuTime``, summed over
-the stages' tasks) counts only the work the plan does, so two arms that run the same work get
-nearly the same figure. It leaves out driver-side planning and Python workers, so it is used for
-the native transforms only, next to wall time, never instead of it.
+the stages' tasks) counts only the tasks' own work, a second view that leaves out waiting and
+driver-side planning; it still moves with JIT and cache state (a sub-second case's two arms
+running the same plan differed by 16% in one measurement). It also leaves out Python workers, so
+it is reported for the native transforms only, next to wall time, never instead of it.
 """
 
 from __future__ import annotations
