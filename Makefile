@@ -33,7 +33,7 @@ test-fast: setup
 bench: setup
 	$(BIN)/python bench/bench_io.py --rows 5000000 --runs 3 --prune-rows 5000000 40000000
 	$(BIN)/python bench/bench_crawler.py --files 10000 --runs 3
-	$(BIN)/python bench/bench_transforms.py --rows 2000000 --runs 3
+	$(BIN)/python bench/bench_transforms.py --rows 2000000 --runs 9
 	$(BIN)/python bench/bench_findmatches.py --febrl febrl3 --labels 100 --scale 100000 250000 500000 1000000
 
 lint: $(STAMP)

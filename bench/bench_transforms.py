@@ -1,7 +1,7 @@
 """Issue 4 benchmark: each native transform vs the same hand-written DataFrame code, and Map /
 Filter with a Python function vs ``df.rdd.map`` / ``df.rdd.filter`` with the same function.
 
-    .venv/bin/python bench/bench_transforms.py [--rows 2000000] [--runs 3]
+    .venv/bin/python bench/bench_transforms.py [--rows 2000000] [--runs 9]  (make bench runs 9)
 
 The data are nested order records (a customer struct holding an address struct, an array of
 line-item structs, a choice-typed ``provider_id``) written once to Parquet and read back for
