@@ -7,9 +7,13 @@ a dict) becomes an error record carrying the message, the transform's ``info`` a
 record as JSON, as in Glue.
 
 Filter keeps the input's Arrow columns and only applies a mask, so kept records are never
-re-encoded. Map's output can have any shape, as in Glue: how its results are typed (Arrow, or
-the JSON reader's inference when a field holds different kinds of value, which makes a choice)
-is in :mod:`etl.transforms.map_stage`.
+re-encoded. With a ``stageThreshold`` or ``totalThreshold`` its one pass is kept (a local
+checkpoint, filled by the threshold's count), so the function runs once per record; without one
+the output streams, and counting its errors later runs the function again.
+
+Map's output can have any shape, as in Glue: how its results are typed (Arrow, or the JSON
+reader's inference when a field holds different kinds of value, which makes a choice) is in
+:mod:`etl.transforms.map_stage`.
 """
 
 from __future__ import annotations
@@ -42,13 +46,7 @@ def filter_rows(df: DataFrame, f: Callable[[dict[str, Any]], Any]) -> DataFrame:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            records = read(batch)
-            try:  # fast path: the whole batch in one comprehension
-                keep = [bool(f(record)) for record in records]
-                errors: list[str | None] = [None] * len(keep)
-                inputs: list[str | None] = errors
-            except Exception:  # some record fails: redo this batch record by record
-                keep, errors, inputs = _filter_each(f, read(batch))
+            keep, errors, inputs = _filter_batch(f, read(batch))
             mask = pa.array(keep, pa.bool_())
             kept = batch.filter(mask)
             flags = [pa.array(values, pa.string()).filter(mask) for values in (errors, inputs)]
@@ -57,23 +55,37 @@ def filter_rows(df: DataFrame, f: Callable[[dict[str, Any]], Any]) -> DataFrame:
     return df.mapInArrow(run, out_schema)
 
 
-def _filter_each(
+def _filter_batch(
     f: Callable[[dict[str, Any]], Any], records: list[dict[str, Any]]
 ) -> tuple[list[bool], list[str | None], list[str | None]]:
     """Per record: keep it?, why the function failed, and the record as JSON when it failed
-    (a failing record is kept, to leave the stage as an error record)."""
+    (a failing record is kept, to leave the stage as an error record). ``f`` runs once per
+    record: a tight loop until a record fails, then one guarded call per remaining record."""
     keep: list[bool] = []
-    errors: list[str | None] = []
-    inputs: list[str | None] = []
-    for record in records:
+    add = keep.append
+    try:
+        for record in records:
+            add(bool(f(record)))
+        return keep, [None] * len(keep), [None] * len(keep)
+    except Exception as exc:  # the user's function failed on record number len(keep)
+        first_failure = exc
+    errors: list[str | None] = [None] * len(keep)
+    inputs: list[str | None] = [None] * len(keep)
+
+    def failed(record: dict[str, Any], exc: Exception) -> None:
+        keep.append(True)
+        errors.append(failure(exc))
+        inputs.append(to_json_text(record))
+
+    failed(records[len(keep)], first_failure)
+    for record in records[len(keep) :]:
         try:
             keep.append(bool(f(record)))
-            errors.append(None)
-            inputs.append(None)
         except Exception as exc:  # the user's function failed on this record
-            keep.append(True)
-            errors.append(failure(exc))
-            inputs.append(to_json_text(record))
+            failed(record, exc)
+            continue
+        errors.append(None)
+        inputs.append(None)
     return keep, errors, inputs
 
 
@@ -122,6 +134,10 @@ class Filter(Transform):
             raise TransformError(f"Filter: f must be a function, got {type(f).__name__}")
         df = frame.toDF()
         flagged = filter_rows(df, f)
+        if stageThreshold or totalThreshold:
+            # The threshold check counts this stage's errors now; keep that one pass (filled by
+            # the count) so the output and later counts read it instead of calling f again.
+            flagged = flagged.localCheckpoint(eager=False)
         good = flagged.where(F.col(ERROR).isNull()).drop(ERROR, INPUT)
         return _downstream(frame, good, flagged, "Filter", transformation_ctx, info, stageThreshold, totalThreshold)
 

@@ -20,7 +20,7 @@ from etl.frame.dynamicframe import DynamicFrame
 from etl.frame.types import CHOICE_KEY, choice_paths
 from etl.transforms import map_stage
 from etl.transforms.base import get_transform
-from etl.transforms.python_functions import Filter, Map
+from etl.transforms.python_functions import Filter, Map, _filter_batch
 
 FORMS = ["method", "class"]
 PEOPLE: list[Any] = [
@@ -396,6 +396,42 @@ def test_filter_thresholds(people):
     with pytest.raises(ErrorThresholdExceededError, match="f: 4 total error"):
         Filter.apply(frame=people, f=lambda r: 1 / 0, transformation_ctx="f", totalThreshold=3)
     assert people.filter(lambda r: 1 / 0, stageThreshold=3, totalThreshold=4).count() == 0
+
+
+def test_filter_batch_calls_the_function_once_per_record_around_failures():
+    seen: list[int] = []
+
+    def f(record):
+        seen.append(record["id"])
+        return 10 // (record["id"] % 3)  # fails on ids 0, 3, 6
+
+    keep, errors, inputs = _filter_batch(f, [{"id": i} for i in range(1, 8)])
+
+    assert seen == [1, 2, 3, 4, 5, 6, 7]
+    assert keep == [True, True, True, True, True, True, True]  # failures are kept as error rows
+    assert [e is not None for e in errors] == [False, False, True, False, False, True, False]
+    assert errors[2].startswith("ZeroDivisionError: integer division or modulo by zero (at ")
+    assert (inputs[2], inputs[5]) == ('{"id": 3}', '{"id": 6}')
+    assert _filter_batch(lambda r: r["id"] > 1, [{"id": 1}, {"id": 2}]) == ([False, True], [None, None], [None, None])
+
+
+def test_filter_with_a_threshold_calls_the_function_once_per_record(glue, spark):
+    """The threshold check counts errors when the transform runs; the output then reuses that
+    pass instead of calling the function on every record again."""
+    calls = spark.sparkContext.accumulator(0)
+
+    def even_or_fail(record):
+        calls.add(1)
+        if record["id"] == 7:
+            raise ValueError("seven")
+        return record["id"] % 2 == 0
+
+    frame = DynamicFrame.fromDF(spark.range(100).repartition(2), glue, "numbers")
+    out = Filter.apply(frame=frame, f=even_or_fail, transformation_ctx="even", stageThreshold=5)
+
+    assert (out.count(), out.stageErrorsCount()) == (50, 1)
+    assert sorted(r.id for r in out.toDF().collect())[:3] == [0, 2, 4]
+    assert calls.value == 100
 
 
 def test_upstream_errors_are_counted_after_map_and_filter_but_not_as_stage_errors(people):
