@@ -83,8 +83,8 @@ def _castable(dtype: T.DataType, target: T.DataType) -> bool:
 
 @lru_cache(maxsize=512)
 def _widens(dtype: T.DataType, target: T.DataType) -> bool:
-    """Whether every value of ``dtype`` converts to ``target`` exactly (Spark's up-cast rule, e.g.
-    int to long): then a plain ``cast`` cannot fail and needs no ``try_cast`` guard."""
+    """Whether Spark's up-cast rule allows ``dtype`` to ``target`` (int to long, long to double):
+    then a plain ``cast`` cannot fail and gives what ``try_cast`` would, without its guard."""
     spark = SparkSession.getActiveSession()
     jvm = getattr(getattr(spark, "sparkContext", None), "_jvm", None)
     if jvm is None:
